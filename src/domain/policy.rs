@@ -1,0 +1,436 @@
+//! Screening policy: a versioned list of rules.
+//!
+//! The JSON shape is the contract's; defaults are filled in when a policy is stored, so the
+//! stored version always states every parameter a decision depended on.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Interest, Invalid, Jurisdiction, ListId};
+
+/// A rule id: the same grammar as resource ids.
+pub type RuleId = super::ListId;
+
+/// A list selector in a sanctions rule: a list id or `*` for every active list.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum ListSelector {
+    All,
+    One(ListId),
+}
+
+impl TryFrom<String> for ListSelector {
+    type Error = super::InvalidId;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        if s == "*" {
+            Ok(Self::All)
+        } else {
+            Ok(Self::One(ListId::try_from(s)?))
+        }
+    }
+}
+
+impl utoipa::PartialSchema for ListSelector {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("a list id, or \"*\" for every active list"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ListSelector {}
+
+impl From<ListSelector> for String {
+    fn from(l: ListSelector) -> String {
+        match l {
+            ListSelector::All => "*".into(),
+            ListSelector::One(id) => id.into(),
+        }
+    }
+}
+
+/// What a `board` or `control` link from a tainted owner does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ControlEffect {
+    Block,
+    Review,
+}
+
+/// Which location fields of an entity a jurisdiction rule reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LocationField {
+    Jurisdiction,
+    Headquarters,
+}
+
+/// The ownership test shared by `sanctions` and `jurisdiction` rules.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OwnershipTest {
+    pub threshold: f64,
+    pub inclusive: bool,
+    pub aggregate: bool,
+    pub interests: Vec<Interest>,
+    pub control: ControlEffect,
+    pub review_threshold: Option<f64>,
+}
+
+impl OwnershipTest {
+    /// Whether an aggregate share meets the threshold. A tolerance absorbs float error, so
+    /// that 33.3 + 16.7 meets 50 inclusive and does not pass it exclusive.
+    pub fn crosses(&self, share: f64) -> bool {
+        const EPS: f64 = 1e-9;
+        if self.inclusive {
+            share >= self.threshold - EPS
+        } else {
+            share > self.threshold + EPS
+        }
+    }
+
+    /// Whether an attributable share falls in the review band.
+    pub fn in_review_band(&self, share: f64) -> bool {
+        self.review_threshold
+            .is_some_and(|r| share > 0.0 && share >= r - 1e-9)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SanctionsRule {
+    pub id: RuleId,
+    #[serde(default = "all_lists")]
+    pub lists: Vec<ListSelector>,
+    #[serde(default = "fifty")]
+    pub threshold: f64,
+    #[serde(default = "yes")]
+    pub inclusive: bool,
+    #[serde(default = "yes")]
+    pub aggregate: bool,
+    #[serde(default = "shares_only")]
+    pub interests: Vec<Interest>,
+    #[serde(default = "review")]
+    pub control: ControlEffect,
+    pub review_threshold: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JurisdictionRule {
+    pub id: RuleId,
+    pub jurisdictions: Vec<Jurisdiction>,
+    #[serde(default = "both_fields")]
+    pub fields: Vec<LocationField>,
+    #[serde(default)]
+    pub include_persons: bool,
+    #[serde(default = "fifty")]
+    pub threshold: f64,
+    #[serde(default)]
+    pub inclusive: bool,
+    #[serde(default = "yes")]
+    pub aggregate: bool,
+    #[serde(default = "shares_only")]
+    pub interests: Vec<Interest>,
+    #[serde(default = "review")]
+    pub control: ControlEffect,
+    pub review_threshold: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BeneficialOwnershipRule {
+    pub id: RuleId,
+    #[serde(default = "twenty_five")]
+    pub threshold: f64,
+    #[serde(default = "yes")]
+    pub inclusive: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Rule {
+    Sanctions(SanctionsRule),
+    Jurisdiction(JurisdictionRule),
+    BeneficialOwnership(BeneficialOwnershipRule),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    Sanctions,
+    Jurisdiction,
+    BeneficialOwnership,
+}
+
+impl Rule {
+    pub fn id(&self) -> &RuleId {
+        match self {
+            Rule::Sanctions(r) => &r.id,
+            Rule::Jurisdiction(r) => &r.id,
+            Rule::BeneficialOwnership(r) => &r.id,
+        }
+    }
+
+    pub fn kind(&self) -> RuleKind {
+        match self {
+            Rule::Sanctions(_) => RuleKind::Sanctions,
+            Rule::Jurisdiction(_) => RuleKind::Jurisdiction,
+            Rule::BeneficialOwnership(_) => RuleKind::BeneficialOwnership,
+        }
+    }
+
+    /// The ownership test of a `sanctions` or `jurisdiction` rule.
+    pub fn test(&self) -> Option<OwnershipTest> {
+        let t = |threshold, inclusive, aggregate, interests: &Vec<Interest>, control, review| {
+            OwnershipTest {
+                threshold,
+                inclusive,
+                aggregate,
+                interests: interests.clone(),
+                control,
+                review_threshold: review,
+            }
+        };
+        match self {
+            Rule::Sanctions(r) => Some(t(
+                r.threshold,
+                r.inclusive,
+                r.aggregate,
+                &r.interests,
+                r.control,
+                r.review_threshold,
+            )),
+            Rule::Jurisdiction(r) => Some(t(
+                r.threshold,
+                r.inclusive,
+                r.aggregate,
+                &r.interests,
+                r.control,
+                r.review_threshold,
+            )),
+            Rule::BeneficialOwnership(_) => None,
+        }
+    }
+}
+
+fn all_lists() -> Vec<ListSelector> {
+    vec![ListSelector::All]
+}
+fn fifty() -> f64 {
+    50.0
+}
+fn twenty_five() -> f64 {
+    25.0
+}
+fn yes() -> bool {
+    true
+}
+fn shares_only() -> Vec<Interest> {
+    vec![Interest::Shares]
+}
+fn review() -> ControlEffect {
+    ControlEffect::Review
+}
+fn both_fields() -> Vec<LocationField> {
+    vec![LocationField::Jurisdiction, LocationField::Headquarters]
+}
+
+/// A policy as a client sends it.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySpec {
+    pub rules: Vec<Rule>,
+}
+
+impl PolicySpec {
+    /// Checks every rule. `list_exists` answers whether a list id is known, so that a typo in
+    /// a list name cannot silently disable a sanctions rule.
+    pub fn check(&self, list_exists: impl Fn(&ListId) -> bool) -> Result<(), Invalid> {
+        if self.rules.len() > 100 {
+            return Err(Invalid::new("rules", "too_many", "at most 100 rules"));
+        }
+        let mut ids = HashSet::new();
+        for (i, rule) in self.rules.iter().enumerate() {
+            let at = |f: &str| format!("rules[{i}].{f}");
+            if !ids.insert(rule.id().clone()) {
+                return Err(Invalid::new(
+                    at("id"),
+                    "duplicate_rule",
+                    "rule ids must be unique",
+                ));
+            }
+            let percent = |v: f64| v.is_finite() && v > 0.0 && v <= 100.0;
+            match rule {
+                Rule::Sanctions(r) => {
+                    if r.lists.is_empty() {
+                        return Err(Invalid::new(
+                            at("lists"),
+                            "empty",
+                            "name at least one list, or \"*\"",
+                        ));
+                    }
+                    for (j, l) in r.lists.iter().enumerate() {
+                        if let ListSelector::One(id) = l {
+                            if !list_exists(id) {
+                                return Err(Invalid::new(
+                                    at(&format!("lists[{j}]")),
+                                    "unknown_list",
+                                    format!("no list '{id}'"),
+                                ));
+                            }
+                        }
+                    }
+                }
+                Rule::Jurisdiction(r) => {
+                    if r.jurisdictions.is_empty() {
+                        return Err(Invalid::new(
+                            at("jurisdictions"),
+                            "empty",
+                            "name at least one jurisdiction",
+                        ));
+                    }
+                    if r.fields.is_empty() {
+                        return Err(Invalid::new(
+                            at("fields"),
+                            "empty",
+                            "name at least one field",
+                        ));
+                    }
+                }
+                Rule::BeneficialOwnership(r) => {
+                    if !percent(r.threshold) {
+                        return Err(Invalid::new(
+                            at("threshold"),
+                            "invalid_threshold",
+                            "a threshold is a percentage in (0, 100]",
+                        ));
+                    }
+                }
+            }
+            if let Some(t) = rule.test() {
+                if !percent(t.threshold) {
+                    return Err(Invalid::new(
+                        at("threshold"),
+                        "invalid_threshold",
+                        "a threshold is a percentage in (0, 100]",
+                    ));
+                }
+                if t.interests.is_empty() || t.interests.iter().any(|k| !k.is_quantified()) {
+                    return Err(Invalid::new(
+                        at("interests"),
+                        "invalid_interests",
+                        "interests are one or both of \"shares\" and \"votes\"; board and control links are governed by \"control\"",
+                    ));
+                }
+                if let Some(r) = t.review_threshold {
+                    if !percent(r) || r > t.threshold {
+                        return Err(Invalid::new(
+                            at("review_threshold"),
+                            "invalid_threshold",
+                            "review_threshold is a percentage in (0, threshold]",
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A stored policy version.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct Policy {
+    pub version: i64,
+    pub rules: Vec<Rule>,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+impl Policy {
+    /// The policy in force before any has been stored: no rules, version 0.
+    pub fn empty() -> Self {
+        Self {
+            version: 0,
+            rules: Vec::new(),
+            created_at: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONTRACT_POLICY: &str = r#"{"rules": [
+      {"id": "ofac-50", "kind": "sanctions", "lists": ["*"], "threshold": 50, "inclusive": true,
+       "aggregate": true, "interests": ["shares"], "control": "review", "review_threshold": 25},
+      {"id": "unsupported-regions", "kind": "jurisdiction", "jurisdictions": ["CN", "HK", "MO", "RU", "IR", "KP", "CU", "SY"],
+       "fields": ["jurisdiction", "headquarters"], "include_persons": false,
+       "threshold": 50, "inclusive": false, "aggregate": true, "interests": ["shares"],
+       "control": "review", "review_threshold": 25},
+      {"id": "ubo", "kind": "beneficial_ownership", "threshold": 25, "inclusive": true}
+    ]}"#;
+
+    #[test]
+    fn the_contract_example_policy_parses_and_checks() {
+        let p: PolicySpec = serde_json::from_str(CONTRACT_POLICY).unwrap();
+        p.check(|_| true).unwrap();
+        assert_eq!(p.rules.len(), 3);
+        assert_eq!(p.rules[1].test().unwrap().threshold, 50.0);
+        assert!(!p.rules[1].test().unwrap().inclusive);
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_parameters_are_rejected() {
+        let unknown = r#"{"rules": [{"id": "a", "kind": "sanctions", "treshold": 50}]}"#;
+        assert!(serde_json::from_str::<PolicySpec>(unknown).is_err());
+        let bad = |json: &str| {
+            serde_json::from_str::<PolicySpec>(json)
+                .unwrap()
+                .check(|_| false)
+                .unwrap_err()
+                .field
+        };
+        assert_eq!(
+            bad(r#"{"rules": [{"id": "a", "kind": "sanctions", "threshold": 0}]}"#).as_deref(),
+            Some("rules[0].threshold")
+        );
+        assert_eq!(
+            bad(r#"{"rules": [{"id": "a", "kind": "sanctions", "lists": ["nope"]}]}"#).as_deref(),
+            Some("rules[0].lists[0]")
+        );
+        assert_eq!(
+            bad(r#"{"rules": [{"id": "a", "kind": "sanctions", "interests": ["board"]}]}"#)
+                .as_deref(),
+            Some("rules[0].interests")
+        );
+        assert_eq!(
+            bad(r#"{"rules": [{"id": "a", "kind": "sanctions", "review_threshold": 60}]}"#)
+                .as_deref(),
+            Some("rules[0].review_threshold")
+        );
+        assert_eq!(
+            bad(
+                r#"{"rules": [{"id": "a", "kind": "sanctions"}, {"id": "a", "kind": "sanctions"}]}"#
+            )
+            .as_deref(),
+            Some("rules[1].id")
+        );
+    }
+
+    #[test]
+    fn inclusive_and_exclusive_thresholds_differ_exactly_at_the_threshold() {
+        let mut t = Rule::Sanctions(serde_json::from_str(r#"{"id": "a"}"#).unwrap())
+            .test()
+            .unwrap();
+        assert!(t.crosses(50.0));
+        assert!(t.crosses(33.3 + 16.7));
+        t.inclusive = false;
+        assert!(!t.crosses(50.0));
+        assert!(!t.crosses(33.3 + 16.7));
+        assert!(t.crosses(50.01));
+    }
+}

@@ -1,0 +1,676 @@
+//! The in-memory ownership graph: an immutable snapshot that readers share.
+//!
+//! A [`Snapshot`] is a compact *base* (a petgraph [`Graph`] built once, in bulk) plus a small
+//! persistent *overlay* of the changes applied since (`imbl` maps, whose clones share
+//! structure). Applying a change clones the overlay in O(log n) and returns a new snapshot, so
+//! a write never copies the graph and a reader never waits: it holds its `Arc<Snapshot>` for as
+//! long as it needs. When the overlay grows, [`Snapshot::compact`] folds it into a fresh base;
+//! that runs off to the side while readers and writers carry on.
+//!
+//! Node indices are only meaningful within one snapshot (compaction renumbers them). Changes
+//! therefore name entities by id, never by index.
+//!
+//! Must not break: a snapshot, once published, never changes.
+
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use hashbrown::HashTable;
+use petgraph::Direction::{Incoming, Outgoing};
+use petgraph::graph::{Graph, NodeIndex};
+use petgraph::visit::EdgeRef;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{EntityKind, Interest, Jurisdiction};
+
+/// Index of a node within one snapshot.
+pub type NodeIx = u32;
+
+/// What the graph keeps of an entity: what the rules read, and what answers print.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeData {
+    pub id: Box<str>,
+    pub name: Box<str>,
+    pub kind: EntityKind,
+    pub jurisdiction: Option<Jurisdiction>,
+    pub headquarters: Option<Jurisdiction>,
+}
+
+/// What the graph keeps of an ownership.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EdgeData {
+    /// The ownership's key in the store.
+    pub key: i64,
+    pub interest: Interest,
+    /// Known minimum and possible maximum share in percent; equal for an exact share, both 0
+    /// for `board`, `control` and `consolidation`.
+    pub min: f64,
+    pub max: f64,
+    pub valid_from: Option<NaiveDate>,
+    pub valid_to: Option<NaiveDate>,
+}
+
+impl EdgeData {
+    /// `valid_from` is inclusive and `valid_to` exclusive.
+    pub fn valid_at(&self, d: NaiveDate) -> bool {
+        self.valid_from.is_none_or(|f| f <= d) && self.valid_to.is_none_or(|t| d < t)
+    }
+
+    pub fn is_range(&self) -> bool {
+        self.min != self.max
+    }
+}
+
+/// An edge with its endpoints.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Link {
+    pub owner: NodeIx,
+    pub owned: NodeIx,
+    pub data: EdgeData,
+}
+
+/// One designation of an entity by a list entry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Listing {
+    pub list: i64,
+    pub entry_key: i64,
+    pub entry_id: Box<str>,
+    pub listed_on: Option<NaiveDate>,
+    /// Exclusive.
+    pub delisted_on: Option<NaiveDate>,
+}
+
+impl Listing {
+    pub fn active_at(&self, d: NaiveDate) -> bool {
+        self.listed_on.is_none_or(|f| f <= d) && self.delisted_on.is_none_or(|t| d < t)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ListMeta {
+    pub key: i64,
+    pub id: Box<str>,
+    pub name: Box<str>,
+    pub active: bool,
+}
+
+/// A change to the graph, as recorded in the change log. Entities are named by id so that a
+/// change applies to any snapshot, before or after compaction.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum GraphChange {
+    UpsertEntity {
+        node: NodeData,
+    },
+    RemoveEntity {
+        id: Box<str>,
+    },
+    AddLink {
+        owner: Box<str>,
+        owned: Box<str>,
+        data: EdgeData,
+    },
+    RemoveLink {
+        owner: Box<str>,
+        owned: Box<str>,
+        key: i64,
+    },
+    UpsertList {
+        list: ListMeta,
+    },
+    AddListing {
+        entity: Box<str>,
+        listing: Listing,
+    },
+    RemoveListing {
+        entity: Box<str>,
+        entry_key: i64,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("entity '{0}' is not in the graph")]
+    UnknownEntity(Box<str>),
+}
+
+/// The bulk-built part of a snapshot.
+pub struct Base {
+    graph: Graph<NodeData, EdgeData, petgraph::Directed, u32>,
+    by_id: HashTable<NodeIx>,
+    hasher: hashbrown::DefaultHashBuilder,
+    listings: std::collections::HashMap<NodeIx, Vec<Listing>>,
+}
+
+impl Base {
+    fn find(&self, id: &str) -> Option<NodeIx> {
+        let h = self.hasher.hash_one(id);
+        self.by_id
+            .find(h, |&ix| &*self.graph[NodeIndex::new(ix as usize)].id == id)
+            .copied()
+    }
+
+    fn node_count(&self) -> u32 {
+        self.graph.node_count() as u32
+    }
+}
+
+/// Builds a base from rows in bulk, as at start-up.
+#[derive(Default)]
+pub struct BaseBuilder {
+    graph: Graph<NodeData, EdgeData, petgraph::Directed, u32>,
+    by_id: HashTable<NodeIx>,
+    hasher: hashbrown::DefaultHashBuilder,
+    listings: std::collections::HashMap<NodeIx, Vec<Listing>>,
+    lists: imbl::HashMap<i64, Arc<ListMeta>>,
+}
+
+impl BaseBuilder {
+    pub fn with_capacity(nodes: usize, edges: usize) -> Self {
+        Self {
+            graph: Graph::with_capacity(nodes, edges),
+            by_id: HashTable::with_capacity(nodes),
+            ..Self::default()
+        }
+    }
+
+    fn find(&self, id: &str) -> Option<NodeIx> {
+        let h = self.hasher.hash_one(id);
+        self.by_id
+            .find(h, |&ix| &*self.graph[NodeIndex::new(ix as usize)].id == id)
+            .copied()
+    }
+
+    /// Adds an entity; an id seen before replaces the earlier data.
+    pub fn add_node(&mut self, node: NodeData) -> NodeIx {
+        if let Some(ix) = self.find(&node.id) {
+            self.graph[NodeIndex::new(ix as usize)] = node;
+            return ix;
+        }
+        let h = self.hasher.hash_one(&*node.id);
+        let ix = self.graph.add_node(node).index() as NodeIx;
+        let (graph, hasher) = (&self.graph, &self.hasher);
+        self.by_id.insert_unique(h, ix, |&i| {
+            hasher.hash_one(&*graph[NodeIndex::new(i as usize)].id)
+        });
+        ix
+    }
+
+    pub fn add_link(&mut self, owner: &str, owned: &str, data: EdgeData) -> Result<(), ApplyError> {
+        let o = self
+            .find(owner)
+            .ok_or_else(|| ApplyError::UnknownEntity(owner.into()))?;
+        let d = self
+            .find(owned)
+            .ok_or_else(|| ApplyError::UnknownEntity(owned.into()))?;
+        self.add_link_ix(o, d, data);
+        Ok(())
+    }
+
+    pub fn add_link_ix(&mut self, owner: NodeIx, owned: NodeIx, data: EdgeData) {
+        self.graph.add_edge(
+            NodeIndex::new(owner as usize),
+            NodeIndex::new(owned as usize),
+            data,
+        );
+    }
+
+    pub fn add_listing(&mut self, entity: &str, listing: Listing) -> Result<(), ApplyError> {
+        let ix = self
+            .find(entity)
+            .ok_or_else(|| ApplyError::UnknownEntity(entity.into()))?;
+        self.listings.entry(ix).or_default().push(listing);
+        Ok(())
+    }
+
+    pub fn add_list(&mut self, list: ListMeta) {
+        self.lists.insert(list.key, Arc::new(list));
+    }
+
+    pub fn finish(self, version: i64) -> Snapshot {
+        let base = Base {
+            graph: self.graph,
+            by_id: self.by_id,
+            hasher: self.hasher,
+            listings: self.listings,
+        };
+        Snapshot {
+            version,
+            overlay: Overlay {
+                next: base.node_count(),
+                ..Overlay::default()
+            },
+            base: Arc::new(base),
+            lists: self.lists,
+        }
+    }
+}
+
+/// Changes applied since the base was built. Every field is a persistent map: cloning the
+/// overlay to apply one change costs O(log n), not O(size).
+#[derive(Clone, Default)]
+struct Overlay {
+    /// Changed or added nodes; `None` marks a deleted one.
+    nodes: imbl::HashMap<NodeIx, Option<Arc<NodeData>>>,
+    /// Ids of nodes added since the base.
+    by_id: imbl::HashMap<Arc<str>, NodeIx>,
+    next: NodeIx,
+    ins: imbl::HashMap<NodeIx, imbl::Vector<Link>>,
+    outs: imbl::HashMap<NodeIx, imbl::Vector<Link>>,
+    /// Keys of base edges removed since.
+    removed: imbl::HashSet<i64>,
+    listings: imbl::HashMap<NodeIx, Arc<[Listing]>>,
+    changes: usize,
+}
+
+/// One consistent, immutable view of the graph at a change-log version.
+#[derive(Clone)]
+pub struct Snapshot {
+    version: i64,
+    base: Arc<Base>,
+    overlay: Overlay,
+    lists: imbl::HashMap<i64, Arc<ListMeta>>,
+}
+
+impl Snapshot {
+    pub fn empty() -> Self {
+        BaseBuilder::default().finish(0)
+    }
+
+    /// The change-log version this snapshot reflects.
+    pub fn version(&self) -> i64 {
+        self.version
+    }
+
+    /// How many changes sit in the overlay, waiting to be folded into the base.
+    pub fn overlay_len(&self) -> usize {
+        self.overlay.changes
+    }
+
+    /// The index of a live entity.
+    pub fn lookup(&self, id: &str) -> Option<NodeIx> {
+        let ix = self
+            .overlay
+            .by_id
+            .get(id)
+            .copied()
+            .or_else(|| self.base.find(id))?;
+        self.node(ix).map(|_| ix)
+    }
+
+    /// A live entity's data.
+    pub fn node(&self, ix: NodeIx) -> Option<&NodeData> {
+        match self.overlay.nodes.get(&ix) {
+            Some(n) => n.as_deref(),
+            None if ix < self.base.node_count() => {
+                Some(&self.base.graph[NodeIndex::new(ix as usize)])
+            }
+            None => None,
+        }
+    }
+
+    fn base_links(&self, ix: NodeIx, dir: petgraph::Direction) -> impl Iterator<Item = Link> + '_ {
+        let in_base = ix < self.base.node_count();
+        let removed = &self.overlay.removed;
+        in_base
+            .then(|| {
+                self.base
+                    .graph
+                    .edges_directed(NodeIndex::new(ix as usize), dir)
+            })
+            .into_iter()
+            .flatten()
+            .filter(move |e| removed.is_empty() || !removed.contains(&e.weight().key))
+            .map(|e| Link {
+                owner: e.source().index() as NodeIx,
+                owned: e.target().index() as NodeIx,
+                data: *e.weight(),
+            })
+    }
+
+    /// The links into `ix`: its owners.
+    pub fn owners(&self, ix: NodeIx) -> impl Iterator<Item = Link> + '_ {
+        let added = self
+            .overlay
+            .ins
+            .get(&ix)
+            .into_iter()
+            .flat_map(|v| v.iter().copied());
+        self.base_links(ix, Incoming).chain(added)
+    }
+
+    /// The links out of `ix`: what it holds.
+    pub fn holdings(&self, ix: NodeIx) -> impl Iterator<Item = Link> + '_ {
+        let added = self
+            .overlay
+            .outs
+            .get(&ix)
+            .into_iter()
+            .flat_map(|v| v.iter().copied());
+        self.base_links(ix, Outgoing).chain(added)
+    }
+
+    /// Every designation of `ix`, active or not.
+    pub fn listings(&self, ix: NodeIx) -> &[Listing] {
+        match self.overlay.listings.get(&ix) {
+            Some(l) => l,
+            None => self.base.listings.get(&ix).map_or(&[], Vec::as_slice),
+        }
+    }
+
+    pub fn list(&self, key: i64) -> Option<&ListMeta> {
+        self.lists.get(&key).map(|l| &**l)
+    }
+
+    /// An upper bound of node indices, for sizing per-node tables.
+    pub fn node_bound(&self) -> usize {
+        self.overlay.next as usize
+    }
+
+    /// Live entities.
+    pub fn entity_count(&self) -> usize {
+        (0..self.overlay.next)
+            .filter(|&ix| self.node(ix).is_some())
+            .count()
+    }
+
+    /// Applies one change, giving the next snapshot. `self` is untouched.
+    pub fn apply(&self, changes: &[GraphChange], version: i64) -> Result<Snapshot, ApplyError> {
+        let mut s = self.clone();
+        for c in changes {
+            s.apply_one(c)?;
+        }
+        s.version = version;
+        Ok(s)
+    }
+
+    fn require(&self, id: &str) -> Result<NodeIx, ApplyError> {
+        self.lookup(id)
+            .ok_or_else(|| ApplyError::UnknownEntity(id.into()))
+    }
+
+    fn apply_one(&mut self, change: &GraphChange) -> Result<(), ApplyError> {
+        let o = &mut self.overlay;
+        o.changes += 1;
+        match change {
+            GraphChange::UpsertEntity { node } => {
+                let ix = match self.lookup(&node.id) {
+                    Some(ix) => ix,
+                    None => {
+                        let o = &mut self.overlay;
+                        let ix = o.next;
+                        o.next += 1;
+                        o.by_id.insert(Arc::from(&*node.id), ix);
+                        ix
+                    }
+                };
+                self.overlay.nodes.insert(ix, Some(Arc::new(node.clone())));
+            }
+            GraphChange::RemoveEntity { id } => {
+                let ix = self.require(id)?;
+                self.overlay.nodes.insert(ix, None);
+            }
+            GraphChange::AddLink { owner, owned, data } => {
+                let link = Link {
+                    owner: self.require(owner)?,
+                    owned: self.require(owned)?,
+                    data: *data,
+                };
+                let o = &mut self.overlay;
+                o.ins.entry(link.owned).or_default().push_back(link);
+                o.outs.entry(link.owner).or_default().push_back(link);
+            }
+            GraphChange::RemoveLink { owner, owned, key } => {
+                // The endpoints may already be gone when an entity and its links are removed
+                // together, so look them up among all nodes, live or not.
+                let find = |id: &str| {
+                    self.overlay
+                        .by_id
+                        .get(id)
+                        .copied()
+                        .or_else(|| self.base.find(id))
+                };
+                let (Some(owner), Some(owned)) = (find(owner), find(owned)) else {
+                    return Err(ApplyError::UnknownEntity(owner.clone()));
+                };
+                let o = &mut self.overlay;
+                let in_overlay =
+                    remove_link(&mut o.ins, owned, *key) | remove_link(&mut o.outs, owner, *key);
+                if !in_overlay {
+                    o.removed.insert(*key);
+                }
+            }
+            GraphChange::UpsertList { list } => {
+                self.lists.insert(list.key, Arc::new(list.clone()));
+            }
+            GraphChange::AddListing { entity, listing } => {
+                let ix = self.require(entity)?;
+                let mut all: Vec<Listing> = self
+                    .listings(ix)
+                    .iter()
+                    .filter(|l| l.entry_key != listing.entry_key)
+                    .cloned()
+                    .collect();
+                all.push(listing.clone());
+                self.overlay.listings.insert(ix, all.into());
+            }
+            GraphChange::RemoveListing { entity, entry_key } => {
+                // A listing may outlive its entity in the log's order of events; nothing to do.
+                let Some(ix) = self
+                    .overlay
+                    .by_id
+                    .get(&**entity)
+                    .copied()
+                    .or_else(|| self.base.find(entity))
+                else {
+                    return Ok(());
+                };
+                let rest: Vec<Listing> = self
+                    .listings(ix)
+                    .iter()
+                    .filter(|l| l.entry_key != *entry_key)
+                    .cloned()
+                    .collect();
+                self.overlay.listings.insert(ix, rest.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Folds the overlay into a fresh base: same content, new numbering, empty overlay.
+    /// O(nodes + edges); run it off the request path.
+    pub fn compact(&self) -> Snapshot {
+        let live: Vec<NodeIx> = (0..self.overlay.next)
+            .filter(|&ix| self.node(ix).is_some())
+            .collect();
+        let edges: usize = live.iter().map(|&ix| self.owners(ix).count()).sum();
+        let mut b = BaseBuilder::with_capacity(live.len(), edges);
+        let mut renumber = vec![NodeIx::MAX; self.overlay.next as usize];
+        for &ix in &live {
+            let node = self
+                .node(ix)
+                .cloned()
+                .unwrap_or_else(|| unreachable!("filtered to live nodes"));
+            renumber[ix as usize] = b.add_node(node);
+            let listings = self.listings(ix);
+            if !listings.is_empty() {
+                b.listings.insert(renumber[ix as usize], listings.to_vec());
+            }
+        }
+        for &ix in &live {
+            for l in self.owners(ix) {
+                let owner = renumber[l.owner as usize];
+                if owner != NodeIx::MAX {
+                    b.add_link_ix(owner, renumber[ix as usize], l.data);
+                }
+            }
+        }
+        b.lists = self.lists.clone();
+        b.finish(self.version)
+    }
+
+    /// Every live link, for whole-graph passes and exports.
+    pub fn links(&self) -> impl Iterator<Item = Link> + '_ {
+        (0..self.overlay.next)
+            .filter(|&ix| self.node(ix).is_some())
+            .flat_map(|ix| self.owners(ix))
+    }
+
+    /// Base edge index of a link, for tests of compaction.
+    #[cfg(test)]
+    fn base_edge_count(&self) -> usize {
+        self.base.graph.edge_count()
+    }
+}
+
+fn remove_link(map: &mut imbl::HashMap<NodeIx, imbl::Vector<Link>>, ix: NodeIx, key: i64) -> bool {
+    let Some(v) = map.get(&ix) else { return false };
+    let Some(pos) = v.iter().position(|l| l.data.key == key) else {
+        return false;
+    };
+    let mut v = v.clone();
+    v.remove(pos);
+    if v.is_empty() {
+        map.remove(&ix);
+    } else {
+        map.insert(ix, v);
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(id: &str) -> NodeData {
+        NodeData {
+            id: id.into(),
+            name: id.into(),
+            kind: EntityKind::Company,
+            jurisdiction: None,
+            headquarters: None,
+        }
+    }
+
+    fn shares(key: i64, p: f64) -> EdgeData {
+        EdgeData {
+            key,
+            interest: Interest::Shares,
+            min: p,
+            max: p,
+            valid_from: None,
+            valid_to: None,
+        }
+    }
+
+    fn owners_of(s: &Snapshot, id: &str) -> Vec<(String, f64)> {
+        let ix = s.lookup(id).unwrap();
+        let mut v: Vec<_> = s
+            .owners(ix)
+            .map(|l| (s.node(l.owner).unwrap().id.to_string(), l.data.min))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    #[test]
+    fn overlay_changes_are_visible_and_leave_older_snapshots_untouched() {
+        let mut b = BaseBuilder::default();
+        b.add_node(node("a"));
+        b.add_node(node("b"));
+        b.add_link("a", "b", shares(1, 60.0)).unwrap();
+        let s0 = b.finish(1);
+
+        let s1 = s0
+            .apply(
+                &[
+                    GraphChange::UpsertEntity { node: node("c") },
+                    GraphChange::AddLink {
+                        owner: "c".into(),
+                        owned: "b".into(),
+                        data: shares(2, 40.0),
+                    },
+                    GraphChange::RemoveLink {
+                        owner: "a".into(),
+                        owned: "b".into(),
+                        key: 1,
+                    },
+                ],
+                2,
+            )
+            .unwrap();
+        assert_eq!(owners_of(&s0, "b"), vec![("a".into(), 60.0)]);
+        assert_eq!(owners_of(&s1, "b"), vec![("c".into(), 40.0)]);
+        assert!(s0.lookup("c").is_none());
+        assert_eq!(s1.version(), 2);
+
+        let s2 = s1
+            .apply(
+                &[
+                    GraphChange::RemoveEntity { id: "c".into() },
+                    GraphChange::RemoveLink {
+                        owner: "c".into(),
+                        owned: "b".into(),
+                        key: 2,
+                    },
+                ],
+                3,
+            )
+            .unwrap();
+        assert!(s2.lookup("c").is_none());
+        assert!(owners_of(&s2, "b").is_empty());
+        assert!(s1.lookup("c").is_some());
+    }
+
+    #[test]
+    fn compaction_keeps_content_and_empties_the_overlay() {
+        let mut b = BaseBuilder::default();
+        for id in ["a", "b", "c"] {
+            b.add_node(node(id));
+        }
+        b.add_link("a", "b", shares(1, 60.0)).unwrap();
+        b.add_link("b", "c", shares(2, 100.0)).unwrap();
+        let s = b
+            .finish(1)
+            .apply(
+                &[
+                    GraphChange::RemoveEntity { id: "a".into() },
+                    GraphChange::RemoveLink {
+                        owner: "a".into(),
+                        owned: "b".into(),
+                        key: 1,
+                    },
+                    GraphChange::UpsertEntity { node: node("d") },
+                    GraphChange::AddLink {
+                        owner: "d".into(),
+                        owned: "c".into(),
+                        data: shares(3, 0.5),
+                    },
+                ],
+                2,
+            )
+            .unwrap();
+        let c = s.compact();
+        assert_eq!(c.overlay_len(), 0);
+        assert_eq!(c.version(), 2);
+        assert_eq!(c.entity_count(), 3);
+        assert_eq!(c.base_edge_count(), 2);
+        assert_eq!(owners_of(&c, "c"), owners_of(&s, "c"));
+        assert!(c.lookup("a").is_none());
+    }
+
+    #[test]
+    fn removing_a_link_that_is_not_there_names_the_entity() {
+        let s = Snapshot::empty();
+        let err = s.apply(
+            &[GraphChange::AddLink {
+                owner: "x".into(),
+                owned: "y".into(),
+                data: shares(1, 1.0),
+            }],
+            1,
+        );
+        assert!(matches!(err, Err(ApplyError::UnknownEntity(id)) if &*id == "x"));
+    }
+}

@@ -1,0 +1,24 @@
+//! # ownergraph
+//!
+//! Screens legal entities against their ownership chains: does this entity's ownership reach
+//! a sanctions-listed owner or a restricted jurisdiction, and why?
+//!
+//! # Layout
+//!
+//! - [`domain`]: validated types (`EntityId`, `Jurisdiction`, `Share`, policy rules, screening
+//!   answers). JSON becomes these once, at the edge.
+//! - [`engine`]: the in-memory graph (petgraph) and the rules. No I/O, no async.
+//! - [`db`]: all the SQL: the store of record, the change log, and loading the graph.
+//! - [`http`]: the axum routes, extractors, error type and OpenAPI description.
+//! - [`app`]: the running service: shared state, applying committed changes to the graph in
+//!   change-log order, and start-up.
+//! - [`seed`]: the demonstration data set in `seed-data/`.
+//! - [`cli`]: the `ownergraph` command line.
+
+pub mod app;
+pub mod cli;
+pub mod db;
+pub mod domain;
+pub mod engine;
+pub mod http;
+pub mod seed;
