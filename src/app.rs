@@ -1,1 +1,351 @@
+//! The running service: shared state, applying committed changes to the graph, storing
+//! screenings, and the screening use case that ties the store and the engine together.
+//!
+//! Writes commit in Postgres first; then [`AppState::publish`] applies them to the graph in
+//! change-log order and returns once the new snapshot is visible, so a client that got an
+//! answer to its write sees that write in its next screening (read-your-writes). A version
+//! that a writer committed but never published (its request was cancelled) is read back from
+//! the change log, so a gap can delay the graph but never lose a change.
+//!
+//! Must not break: the published snapshot's version only grows, and every version up to it
+//! has been applied exactly once.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use chrono::Utc;
+use sqlx::PgPool;
+use tokio::sync::{Mutex, mpsc, oneshot, watch};
+
+use crate::db::{self, Committed, DbError};
+use crate::domain::{
+    Candidate, EntityId, Invalid, OwnerRef, Policy, Screening, ScreeningId, ScreeningRequest,
+};
+use crate::engine::{self, Declared, GraphChange, Local, NodeData, Party, Snapshot};
+use crate::http::error::ApiError;
+
+/// Overlay size past which the graph is compacted in the background.
+const COMPACT_AFTER: usize = 50_000;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: PgPool,
+    pub graph: Arc<ArcSwap<Snapshot>>,
+    pub policy: Arc<ArcSwap<Policy>>,
+    pub ready: Arc<AtomicBool>,
+    applier: Arc<Applier>,
+    recorder: mpsc::Sender<(db::screenings::Record, oneshot::Sender<Result<(), String>>)>,
+}
+
+struct Applier {
+    pending: Mutex<Pending>,
+    applied: watch::Sender<i64>,
+}
+
+#[derive(Default)]
+struct Pending {
+    /// Committed changes waiting for the versions before them.
+    waiting: BTreeMap<i64, Vec<GraphChange>>,
+    /// While a compaction runs: every change applied since it began, to replay on its result.
+    since_compaction: Option<Vec<(i64, Vec<GraphChange>)>>,
+}
+
+impl AppState {
+    /// Loads the graph and the policy and starts the background tasks.
+    pub async fn start(db: PgPool) -> Result<Self, DbError> {
+        let snapshot = db::load::snapshot(&db).await?;
+        let policy = db::policy::current(&db).await?;
+        let (applied, _) = watch::channel(snapshot.version());
+        let (tx, rx) = mpsc::channel(4096);
+        let state = AppState {
+            db: db.clone(),
+            graph: Arc::new(ArcSwap::from_pointee(snapshot)),
+            policy: Arc::new(ArcSwap::from_pointee(policy)),
+            ready: Arc::new(AtomicBool::new(true)),
+            applier: Arc::new(Applier {
+                pending: Mutex::new(Pending::default()),
+                applied,
+            }),
+            recorder: tx,
+        };
+        tokio::spawn(record_screenings(db, rx));
+        tokio::spawn(state.clone().follow_log());
+        Ok(state)
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
+    /// Applies a committed change, and any committed before it, to the graph; returns once the
+    /// published snapshot includes it.
+    pub async fn publish(&self, c: Committed) -> Result<(), ApiError> {
+        let target = c.version;
+        {
+            let mut p = self.applier.pending.lock().await;
+            if target > self.graph.load().version() {
+                p.waiting.insert(target, c.changes);
+                self.drain(&mut p)?;
+            }
+        }
+        let mut rx = self.applier.applied.subscribe();
+        loop {
+            if *rx.borrow_and_update() >= target {
+                return Ok(());
+            }
+            // An earlier version has not been published by its writer yet. Give it a moment,
+            // then read the gap from the change log.
+            if tokio::time::timeout(Duration::from_millis(50), rx.changed())
+                .await
+                .is_err()
+            {
+                self.catch_up().await?;
+            }
+        }
+    }
+
+    /// Applies every waiting change whose predecessors are all applied.
+    fn drain(&self, p: &mut Pending) -> Result<(), ApiError> {
+        let mut snap = self.graph.load_full();
+        let start = snap.version();
+        while let Some(changes) = p.waiting.remove(&(snap.version() + 1)) {
+            let v = snap.version() + 1;
+            let next = snap.apply(&changes, v).map_err(|e| {
+                ApiError::internal(format!("change {v} does not apply to the graph: {e}"))
+            })?;
+            if let Some(log) = &mut p.since_compaction {
+                log.push((v, changes));
+            }
+            snap = Arc::new(next);
+        }
+        p.waiting.retain(|&v, _| v > snap.version());
+        if snap.version() > start {
+            let version = snap.version();
+            let overlay = snap.overlay_len();
+            self.graph.store(snap);
+            self.applier.applied.send_replace(version);
+            if overlay > COMPACT_AFTER && p.since_compaction.is_none() {
+                p.since_compaction = Some(Vec::new());
+                tokio::spawn(self.clone().compact());
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads and applies whatever the change log holds past the published version.
+    pub async fn catch_up(&self) -> Result<(), ApiError> {
+        loop {
+            let from = self.graph.load().version();
+            let batch = db::changes_since(&self.db, from, 10_000).await?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let mut p = self.applier.pending.lock().await;
+            for c in batch {
+                p.waiting.entry(c.version).or_insert(c.changes);
+            }
+            self.drain(&mut p)?;
+        }
+    }
+
+    /// Follows the change log, so that changes made by other processes (the `seed` command,
+    /// another instance) reach this graph too.
+    async fn follow_log(self) {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.catch_up().await {
+                tracing::warn!(error = %e, "catching up with the change log failed");
+            }
+        }
+    }
+
+    /// Folds the overlay into a new base off the request path, then replays what was applied
+    /// meanwhile and swaps the result in.
+    async fn compact(self) {
+        let snap = self.graph.load_full();
+        let built = tokio::task::spawn_blocking(move || snap.compact()).await;
+        let mut p = self.applier.pending.lock().await;
+        let replay = p.since_compaction.take().unwrap_or_default();
+        let Ok(mut fresh) = built else {
+            tracing::error!("graph compaction panicked; keeping the overlay");
+            return;
+        };
+        for (v, changes) in &replay {
+            match fresh.apply(changes, *v) {
+                Ok(next) => fresh = next,
+                Err(e) => {
+                    tracing::error!(error = %e, "replay after compaction failed; keeping the overlay");
+                    return;
+                }
+            }
+        }
+        if fresh.version() == self.graph.load().version() {
+            tracing::info!(version = fresh.version(), "graph compacted");
+            self.graph.store(Arc::new(fresh));
+        }
+    }
+
+    /// Stores a screening; returns once it has committed.
+    async fn record(
+        &self,
+        screening: Screening,
+        actor: String,
+        request: serde_json::Value,
+    ) -> Result<(), ApiError> {
+        let (tx, rx) = oneshot::channel();
+        let rec = db::screenings::Record {
+            screening,
+            actor,
+            request,
+        };
+        self.recorder
+            .send((rec, tx))
+            .await
+            .map_err(|_| ApiError::Unavailable("the screening store is shutting down".into()))?;
+        match rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(ApiError::Unavailable(format!(
+                "the screening could not be stored: {e}"
+            ))),
+            Err(_) => Err(ApiError::Unavailable("the screening store stopped".into())),
+        }
+    }
+
+    /// Screens a known entity or a signup candidate under the policy in force, stores the
+    /// answer, and returns it.
+    pub async fn screen(
+        &self,
+        actor: String,
+        req: ScreeningRequest,
+    ) -> Result<Screening, ApiError> {
+        let request_json = serde_json::to_value(&req).unwrap_or_default();
+        let declared = req.owners()?;
+        let as_of = req.as_of.unwrap_or_else(|| Utc::now().date_naive());
+
+        // Resolve identifiers first: that is the only SQL on the way, and it must happen
+        // before the snapshot is taken so that the snapshot is at least as new.
+        let mut resolved_by = None;
+        let subject_id = match (&req.entity, &req.candidate) {
+            (Some(id), _) => Some(id.clone()),
+            (None, Some(c)) => self.resolve(c).await?.map(|(id, by)| {
+                resolved_by = Some(by.to_owned());
+                id
+            }),
+            (None, None) => None,
+        };
+        let mut owner_ids = Vec::with_capacity(declared.len());
+        for (who, _, _) in &declared {
+            owner_ids.push(match who {
+                OwnerRef::Entity(id) => Some(id.clone()),
+                OwnerRef::Candidate(c) => self.resolve(c).await?.map(|(id, _)| id),
+            });
+        }
+
+        let snap = self.graph.load_full();
+        let policy = self.policy.load_full();
+        let lookup = |id: &EntityId, field: String| {
+            snap.lookup(id.as_str())
+                .ok_or_else(|| ApiError::NotFound(format!("entity '{id}' not found"), Some(field)))
+        };
+        let root = match (&subject_id, &req.candidate) {
+            (Some(id), _) => {
+                let field = if req.entity.is_some() {
+                    "entity"
+                } else {
+                    "candidate"
+                };
+                Party::Known(lookup(id, field.into())?)
+            }
+            (None, Some(c)) => Party::New(candidate_node(c, "candidate")),
+            (None, None) => unreachable!("checked by ScreeningRequest::owners"),
+        };
+        let mut edges = Vec::with_capacity(declared.len());
+        for (i, ((who, interest, stake), id)) in declared.iter().zip(&owner_ids).enumerate() {
+            let owner = match (id, who) {
+                (Some(id), _) => {
+                    let ix = lookup(id, format!("owners[{i}].entity"))?;
+                    if matches!(root, Party::Known(r) if r == ix) {
+                        return Err(Invalid::new(
+                            format!("owners[{i}]"),
+                            "self_ownership",
+                            "an entity cannot own itself",
+                        )
+                        .into());
+                    }
+                    Party::Known(ix)
+                }
+                (None, OwnerRef::Candidate(c)) => {
+                    Party::New(candidate_node(c, &format!("owners[{i}]")))
+                }
+                (None, OwnerRef::Entity(_)) => unreachable!("entity owners always have an id"),
+            };
+            edges.push(Declared {
+                owner,
+                interest: *interest,
+                min: stake.min(),
+                max: stake.max(),
+            });
+        }
+
+        let local = Local::upstream(&snap, &root, &edges, as_of);
+        let outcome = engine::screen(&local, &policy.rules);
+        let screening = Screening {
+            id: ScreeningId::generate().to_string(),
+            entity: req.entity.as_ref().map(ToString::to_string),
+            resolved_entity: subject_id.map(|id| id.to_string()),
+            resolved_by,
+            candidate: req.candidate.clone(),
+            decision: outcome.decision,
+            as_of,
+            policy_version: policy.version,
+            graph_version: snap.version(),
+            screened_at: Utc::now(),
+            reasons: outcome.reasons,
+            ubo: outcome.ubo,
+        };
+        self.record(screening.clone(), actor, request_json).await?;
+        Ok(screening)
+    }
+
+    async fn resolve(&self, c: &Candidate) -> Result<Option<(EntityId, &'static str)>, ApiError> {
+        let registration = c.identifiers.registration_number().zip(c.jurisdiction);
+        Ok(db::entities::resolve(&self.db, c.identifiers.lei(), registration).await?)
+    }
+}
+
+/// What a candidate looks like to the engine. Its id is where it sits in the request, so paths
+/// through it read `owners[1] → candidate`.
+fn candidate_node(c: &Candidate, at: &str) -> NodeData {
+    NodeData {
+        id: at.into(),
+        name: c.name.as_str().into(),
+        kind: c.kind,
+        jurisdiction: c.jurisdiction,
+        headquarters: c.headquarters,
+    }
+}
+
+/// Stores screenings in batches: whatever arrived while the previous batch committed goes
+/// into the next, so under load many screenings share one commit.
+async fn record_screenings(
+    db: PgPool,
+    mut rx: mpsc::Receiver<(db::screenings::Record, oneshot::Sender<Result<(), String>>)>,
+) {
+    let mut batch = Vec::new();
+    while rx.recv_many(&mut batch, 1000).await > 0 {
+        let (records, acks): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
+        let result = db::screenings::insert_batch(&db, &records)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, count = records.len(), "storing screenings failed");
+                "the database did not accept it".to_owned()
+            });
+        for ack in acks {
+            let _ = ack.send(result.clone());
+        }
+    }
+}

@@ -1,3 +1,166 @@
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+//! The `ownergraph` command line: `serve`, `migrate`, `seed`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::{app, db, http, seed};
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/ownergraph";
+
+#[derive(Parser)]
+#[command(
+    name = "ownergraph",
+    version,
+    about = "Ownership-graph screening service"
+)]
+struct Cli {
+    /// Postgres URL; the database is created if it is missing.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+    database_url: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the database if missing, migrate, load the graph and serve HTTP. An empty
+    /// database is first loaded with the seed data.
+    Serve {
+        #[arg(long, env = "OWNERGRAPH_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Folder of seed data for an empty database.
+        #[arg(long)]
+        seed_dir: Option<PathBuf>,
+        /// Do not seed an empty database.
+        #[arg(long)]
+        no_seed: bool,
+    },
+    /// Run the migrations and exit.
+    Migrate,
+    /// Load the seed data (idempotent).
+    Seed {
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ownergraph: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ownergraph: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn open(url: &str) -> anyhow::Result<sqlx::PgPool> {
+    let pool = db::connect(url, 16)
+        .await
+        .with_context(|| format!("cannot connect to {}", redact(url)))?;
+    db::migrate(&pool).await.context("migrations failed")?;
+    Ok(pool)
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Migrate => {
+            open(&cli.database_url).await?;
+            tracing::info!("migrations applied");
+        }
+        Command::Seed { dir } => {
+            let pool = open(&cli.database_url).await?;
+            let dir = dir.unwrap_or_else(seed::default_dir);
+            let r = seed::load(&pool, &dir).await?;
+            tracing::info!(created = r.created, existing = r.existing, policy_version = ?r.policy_version, "seed data loaded");
+        }
+        Command::Serve {
+            listen,
+            seed_dir,
+            no_seed,
+        } => {
+            let pool = open(&cli.database_url).await?;
+            if !no_seed && seed::store_is_empty(&pool).await? {
+                let dir = seed_dir.unwrap_or_else(seed::default_dir);
+                let r = seed::load(&pool, &dir).await?;
+                tracing::info!(created = r.created, dir = %dir.display(), "empty database seeded");
+            }
+            let started = std::time::Instant::now();
+            let state = app::AppState::start(pool)
+                .await
+                .context("loading the graph failed")?;
+            let snap = state.graph.load_full();
+            tracing::info!(
+                entities = snap.entity_count(),
+                version = snap.version(),
+                load_ms = started.elapsed().as_millis() as u64,
+                "graph loaded"
+            );
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            tracing::info!(%listen, "serving");
+            axum::serve(listener, http::router(state))
+                .with_graceful_shutdown(shutdown_signal())
+                .await?;
+            tracing::info!("stopped");
+        }
+    }
+    Ok(())
+}
+
+/// SIGTERM or Ctrl-C: stop accepting, let in-flight requests finish, exit 0.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing requests in flight");
 }

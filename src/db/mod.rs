@@ -1,1 +1,231 @@
+//! All the SQL. Postgres is the store of record; the in-memory graph is rebuilt from it.
+//!
+//! Every write that changes the graph runs in one transaction that first takes the next
+//! change-log version (`UPDATE graph_state ... RETURNING`), then changes the rows, then appends
+//! the change-log row with the graph changes to apply. The row lock on `graph_state` serialises
+//! writers, so versions are gapless and commit in order, and a write is acknowledged only once
+//! it has committed.
+//!
+//! Must not break: a graph change that is not in the change log does not exist.
 
+pub mod entities;
+pub mod lists;
+pub mod load;
+pub mod ownerships;
+pub mod policy;
+pub mod screenings;
+
+use base64::Engine as _;
+use sqlx::migrate::MigrateDatabase;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction};
+
+use crate::domain::Invalid;
+use crate::engine::GraphChange;
+
+pub type Tx = Transaction<'static, Postgres>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("{what} '{id}' not found")]
+    NotFound { what: &'static str, id: String },
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+}
+
+impl DbError {
+    pub fn not_found(what: &'static str, id: impl ToString) -> Self {
+        Self::NotFound {
+            what,
+            id: id.to_string(),
+        }
+    }
+}
+
+/// Maps a violated named constraint to the error a client should see; anything else stays a
+/// database error. The one place where constraint names meet HTTP semantics.
+pub fn on_constraint(e: sqlx::Error) -> DbError {
+    let constraint = e
+        .as_database_error()
+        .and_then(|d| d.constraint())
+        .map(str::to_owned);
+    let conflict = |code, message: &str| DbError::Conflict {
+        code,
+        message: message.to_owned(),
+    };
+    match constraint.as_deref() {
+        Some("entities_id_key") => conflict("id_taken", "an entity with this id already exists"),
+        Some("ownerships_id_key") => {
+            conflict("id_taken", "an ownership with this id already exists")
+        }
+        Some("lists_id_key") => conflict("id_taken", "a list with this id already exists"),
+        Some("list_entries_id_key") => conflict(
+            "id_taken",
+            "an entry with this id already exists on this list",
+        ),
+        Some("screenings_pkey") => conflict("id_taken", "a screening with this id already exists"),
+        Some("entities_lei_key") => {
+            conflict("identifier_taken", "another entity already has this LEI")
+        }
+        Some("entities_registration_key") => conflict(
+            "identifier_taken",
+            "another entity in this jurisdiction already has this registration number",
+        ),
+        _ => DbError::Sqlx(e),
+    }
+}
+
+/// The database a URL names, created if it is missing, migrated.
+pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    if !Postgres::database_exists(url).await? {
+        // Two instances may race to create it; the loser's error is harmless.
+        if let Err(e) = Postgres::create_database(url).await {
+            if !Postgres::database_exists(url).await? {
+                return Err(e);
+            }
+        }
+    }
+    let options: PgConnectOptions = url.parse()?;
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .connect_with(options.application_name("ownergraph"))
+        .await
+}
+
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    sqlx::migrate!("./migrations").run(pool).await
+}
+
+/// A committed graph change: its version and what to apply to the graph.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub version: i64,
+    pub changes: Vec<GraphChange>,
+}
+
+/// Who made a change and what it was, for the change log.
+pub struct ChangeRecord<'a> {
+    pub actor: &'a str,
+    pub action: &'static str,
+    pub entities: Vec<String>,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+    pub changes: Vec<GraphChange>,
+}
+
+/// Opens a graph-changing transaction: takes the next version, which also makes this writer
+/// wait for any other to commit first.
+pub async fn begin_change(pool: &PgPool) -> Result<(Tx, i64), DbError> {
+    let mut tx = pool.begin().await?;
+    let version: i64 =
+        sqlx::query_scalar("UPDATE graph_state SET version = version + 1 RETURNING version")
+            .fetch_one(&mut *tx)
+            .await?;
+    Ok((tx, version))
+}
+
+/// Appends the change-log row and commits.
+pub async fn commit_change(
+    mut tx: Tx,
+    version: i64,
+    rec: ChangeRecord<'_>,
+) -> Result<Committed, DbError> {
+    let graph = serde_json::to_value(&rec.changes).map_err(|e| DbError::Corrupt(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO change_log (version, actor, action, entities, before, after, graph)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(version)
+    .bind(rec.actor)
+    .bind(rec.action)
+    .bind(&rec.entities)
+    .bind(&rec.before)
+    .bind(&rec.after)
+    .bind(&graph)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Committed {
+        version,
+        changes: rec.changes,
+    })
+}
+
+/// The change-log rows after `version`, in order, for an instance that is catching up.
+pub async fn changes_since(
+    pool: &PgPool,
+    version: i64,
+    limit: i64,
+) -> Result<Vec<Committed>, DbError> {
+    let rows: Vec<(i64, serde_json::Value)> = sqlx::query_as(
+        "SELECT version, graph FROM change_log WHERE version > $1 ORDER BY version LIMIT $2",
+    )
+    .bind(version)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|(version, graph)| {
+            let changes =
+                serde_json::from_value(graph).map_err(|e| DbError::Corrupt(e.to_string()))?;
+            Ok(Committed { version, changes })
+        })
+        .collect()
+}
+
+/// A page of a listing, with the opaque cursor of the next page.
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Cursors are the last sort key of a page, base64url-encoded so clients treat them as opaque.
+pub fn encode_cursor(key: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key)
+}
+
+pub fn decode_cursor(cursor: &str) -> Result<String, Invalid> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| {
+            Invalid::new(
+                "cursor",
+                "invalid_cursor",
+                "the cursor is not one this service gave out",
+            )
+        })
+}
+
+/// Cuts a fetched `limit + 1` rows to a page, making the cursor from the last kept key.
+pub fn page<T>(mut rows: Vec<T>, limit: usize, key: impl Fn(&T) -> String) -> Page<T> {
+    let next_cursor = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|r| encode_cursor(&key(r)))
+    } else {
+        None
+    };
+    Page {
+        items: rows,
+        next_cursor,
+    }
+}
+
+/// Escapes `%`, `_` and `\` for a LIKE pattern.
+pub fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Option<serde_json::Value> {
+    serde_json::to_value(v).ok()
+}

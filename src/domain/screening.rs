@@ -29,7 +29,7 @@ fn default_candidate_kind() -> EntityKind {
 }
 
 /// An owner declared at signup: a known entity or another candidate.
-#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeclaredOwner {
     pub entity: Option<EntityId>,
@@ -40,7 +40,7 @@ pub struct DeclaredOwner {
     pub share_range: Option<ShareRange>,
 }
 
-#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScreeningRequest {
     pub entity: Option<EntityId>,

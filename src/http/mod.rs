@@ -1,1 +1,112 @@
+//! The HTTP API: routes, extractors, errors and the OpenAPI description.
+//!
+//! Handlers are thin: parse into domain types, call the store or the engine, publish the
+//! committed change, answer. Every route is registered through `utoipa_axum`, so
+//! `/openapi.json` describes exactly the routes that exist.
 
+pub mod entities;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod lists;
+pub mod ownerships;
+pub mod policy;
+pub mod screenings;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::{IntoParams, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::AppState;
+use crate::domain::EntityId;
+use error::ApiError;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "ownergraph", description = "Ownership-graph screening: does this entity's ownership chain reach a sanctions-listed owner or a restricted jurisdiction, and why?"),
+    tags((name = "entities"), (name = "ownerships"), (name = "lists"), (name = "policy"), (name = "screenings"), (name = "operations"))
+)]
+struct ApiDoc;
+
+/// The router with every route, and the OpenAPI description of them.
+pub fn router(state: AppState) -> Router {
+    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(entities::create, entities::list))
+        .routes(routes!(entities::get, entities::patch, entities::delete))
+        .routes(routes!(entities::owners))
+        .routes(routes!(entities::subsidiaries))
+        .routes(routes!(entities::ubo))
+        .routes(routes!(entities::history))
+        .routes(routes!(ownerships::create, ownerships::list))
+        .routes(routes!(ownerships::get, ownerships::delete))
+        .routes(routes!(lists::create, lists::list))
+        .routes(routes!(lists::get, lists::patch))
+        .routes(routes!(lists::create_entry, lists::entries))
+        .routes(routes!(lists::get_entry, lists::delete_entry))
+        .routes(routes!(policy::get, policy::put))
+        .routes(routes!(screenings::create))
+        .routes(routes!(screenings::get))
+        .with_state(state)
+        .split_for_parts();
+    let spec = api.to_json().unwrap_or_default();
+    router
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], spec) }),
+        )
+        .fallback(|| async { ApiError::NotFound("no such route".into(), None) })
+        .method_not_allowed_fallback(|| async {
+            (axum::http::StatusCode::METHOD_NOT_ALLOWED, axum::Json(serde_json::json!(
+                {"error": {"code": "method_not_allowed", "message": "this route does not take that method"}}
+            )))
+        })
+        .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(CatchPanicLayer::custom(|_| ApiError::internal("a request handler panicked").into_response()))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// `?limit=&cursor=` for lists.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Page size, 1 to 1000 (default 50).
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl ListParams {
+    pub fn limit(&self) -> Result<usize, ApiError> {
+        match self.limit {
+            None => Ok(50),
+            Some(n @ 1..=1000) => Ok(n),
+            Some(_) => Err(ApiError::invalid(
+                "limit",
+                "invalid_limit",
+                "limit is between 1 and 1000",
+            )),
+        }
+    }
+}
+
+/// An id from the path. One that breaks the id grammar names nothing that could exist.
+pub fn parse_id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::NotFound(format!("{what} '{raw}' not found (not a valid id)"), None))
+}
+
+pub fn entity_id(raw: &str) -> Result<EntityId, ApiError> {
+    parse_id(raw, "entity")
+}

@@ -1,0 +1,280 @@
+//! Ownerships: create, read, soft delete.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{FromRow, PgPool};
+
+use super::entities::lock_live;
+use super::{
+    ChangeRecord, Committed, DbError, Page, begin_change, commit_change, decode_cursor, json,
+    on_constraint, page,
+};
+use crate::domain::{
+    EntityId, Interest, Invalid, NewOwnership, Ownership, OwnershipId, Share, ShareRange, Stake,
+    Text,
+};
+use crate::engine::{EdgeData, GraphChange};
+
+#[derive(FromRow)]
+pub(crate) struct OwnershipRow {
+    pub pk: i64,
+    pub id: String,
+    pub owner: String,
+    pub owned: String,
+    pub interest: String,
+    pub share: Option<f64>,
+    pub share_min: Option<f64>,
+    pub share_max: Option<f64>,
+    pub valid_from: Option<NaiveDate>,
+    pub valid_to: Option<NaiveDate>,
+    pub source: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+pub(crate) const SELECT: &str =
+    "SELECT o.pk, o.id, a.id AS owner, b.id AS owned, o.interest, o.share, o.share_min,
+        o.share_max, o.valid_from, o.valid_to, o.source, o.created_at, o.deleted_at
+    FROM ownerships o JOIN entities a ON a.pk = o.owner_pk JOIN entities b ON b.pk = o.owned_pk";
+
+impl OwnershipRow {
+    pub(crate) fn interest(&self) -> Result<Interest, DbError> {
+        Interest::parse(&self.interest)
+            .ok_or_else(|| DbError::Corrupt(format!("interest '{}'", self.interest)))
+    }
+
+    pub(crate) fn edge(&self) -> Result<EdgeData, DbError> {
+        let (min, max) = match (self.share, self.share_min, self.share_max) {
+            (Some(s), _, _) => (s, s),
+            (None, Some(a), Some(b)) => (a, b),
+            _ => (0.0, 0.0),
+        };
+        Ok(EdgeData {
+            key: self.pk,
+            interest: self.interest()?,
+            min,
+            max,
+            valid_from: self.valid_from,
+            valid_to: self.valid_to,
+        })
+    }
+}
+
+impl TryFrom<OwnershipRow> for Ownership {
+    type Error = DbError;
+    fn try_from(r: OwnershipRow) -> Result<Ownership, DbError> {
+        let bad =
+            |what: &str| DbError::Corrupt(format!("stored ownership '{}' has a bad {what}", r.id));
+        let share = r
+            .share
+            .map(Share::new)
+            .transpose()
+            .map_err(|_| bad("share"))?;
+        let share_range = match (r.share_min, r.share_max) {
+            (Some(a), Some(b)) => Some(ShareRange {
+                min: Share::new(a).map_err(|_| bad("share_min"))?,
+                max: Share::new(b).map_err(|_| bad("share_max"))?,
+            }),
+            _ => None,
+        };
+        Ok(Ownership {
+            interest: r.interest()?,
+            id: r.id.parse().map_err(|_| bad("id"))?,
+            owner: r.owner.parse().map_err(|_| bad("owner"))?,
+            owned: r.owned.parse().map_err(|_| bad("owned"))?,
+            share,
+            share_range,
+            valid_from: r.valid_from,
+            valid_to: r.valid_to,
+            source: r
+                .source
+                .map(Text::try_from)
+                .transpose()
+                .map_err(|_| bad("source"))?,
+            created_at: r.created_at,
+            deleted_at: r.deleted_at,
+        })
+    }
+}
+
+/// Shares and votes are percentages of one whole: at no date may the known minimums held in an
+/// entity add up past 100.
+async fn check_total(
+    tx: &mut super::Tx,
+    owned_pk: i64,
+    interest: Interest,
+    min: f64,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<(), DbError> {
+    // The total is a step function of the date that only rises where a link starts, so its
+    // maximum is at one of the start dates (or before all of them).
+    let total: f64 = sqlx::query_scalar(
+        "WITH e AS (
+             SELECT coalesce(share, share_min) AS s, valid_from AS f, valid_to AS t FROM ownerships
+             WHERE owned_pk = $1 AND interest = $2 AND deleted_at IS NULL
+             UNION ALL SELECT $3::float8, $4::date, $5::date
+         ), starts AS (SELECT DISTINCT f AS d FROM e)
+         SELECT coalesce(max(total), 0)::float8 FROM (
+             SELECT sum(e.s) AS total FROM starts JOIN e
+                 ON (e.f IS NULL OR (starts.d IS NOT NULL AND e.f <= starts.d))
+                AND (e.t IS NULL OR starts.d IS NULL OR starts.d < e.t)
+             GROUP BY starts.d) totals",
+    )
+    .bind(owned_pk)
+    .bind(interest.as_str())
+    .bind(min)
+    .bind(from)
+    .bind(to)
+    .fetch_one(&mut **tx)
+    .await?;
+    if total > 100.0 + 1e-9 {
+        return Err(Invalid::new(
+            "share",
+            "share_total_exceeds_100",
+            format!(
+                "the known minimum {} held in this entity would reach {}% at some date",
+                interest.as_str(),
+                crate::engine::percent(total)
+            ),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+pub async fn create(
+    pool: &PgPool,
+    actor: &str,
+    new: NewOwnership,
+) -> Result<(Ownership, Committed), DbError> {
+    let stake = new.stake()?;
+    let (mut tx, version) = begin_change(pool).await?;
+    let owner = lock_live(&mut tx, &new.owner).await?;
+    let owned = lock_live(&mut tx, &new.owned).await?;
+    if new.interest.is_quantified() {
+        check_total(
+            &mut tx,
+            owned.pk,
+            new.interest,
+            stake.min(),
+            new.valid_from,
+            new.valid_to,
+        )
+        .await?;
+    }
+    let id = new.id.clone().unwrap_or_else(OwnershipId::generate);
+    let pk: i64 = sqlx::query_scalar(
+        "INSERT INTO ownerships (id, owner_pk, owned_pk, interest, share, share_min, share_max, valid_from, valid_to, source)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING pk",
+    )
+    .bind(id.as_str())
+    .bind(owner.pk)
+    .bind(owned.pk)
+    .bind(new.interest.as_str())
+    .bind(stake.share().map(Share::get))
+    .bind(stake.range().map(|r| r.min.get()))
+    .bind(stake.range().map(|r| r.max.get()))
+    .bind(new.valid_from)
+    .bind(new.valid_to)
+    .bind(new.source.as_ref().map(Text::as_str))
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(on_constraint)?;
+    let row: OwnershipRow = sqlx::query_as(&format!("{SELECT} WHERE o.pk = $1"))
+        .bind(pk)
+        .fetch_one(&mut *tx)
+        .await?;
+    let data = row.edge()?;
+    let ownership = Ownership::try_from(row)?;
+    let rec = ChangeRecord {
+        actor,
+        action: "ownership.create",
+        entities: vec![new.owner.to_string(), new.owned.to_string()],
+        before: None,
+        after: json(&ownership),
+        changes: vec![GraphChange::AddLink {
+            owner: new.owner.as_str().into(),
+            owned: new.owned.as_str().into(),
+            data,
+        }],
+    };
+    let committed = commit_change(tx, version, rec).await?;
+    Ok((ownership, committed))
+}
+
+/// An ownership by id, deleted or not.
+pub async fn get(pool: &PgPool, id: &OwnershipId) -> Result<Ownership, DbError> {
+    let row: Option<OwnershipRow> = sqlx::query_as(&format!("{SELECT} WHERE o.id = $1"))
+        .bind(id.as_str())
+        .fetch_optional(pool)
+        .await?;
+    row.ok_or_else(|| DbError::not_found("ownership", id))?
+        .try_into()
+}
+
+pub async fn delete(pool: &PgPool, actor: &str, id: &OwnershipId) -> Result<Committed, DbError> {
+    let (mut tx, version) = begin_change(pool).await?;
+    let row: Option<OwnershipRow> = sqlx::query_as(&format!(
+        "{SELECT} WHERE o.id = $1 AND o.deleted_at IS NULL FOR UPDATE OF o"
+    ))
+    .bind(id.as_str())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let row = row.ok_or_else(|| DbError::not_found("ownership", id))?;
+    sqlx::query("UPDATE ownerships SET deleted_at = now() WHERE pk = $1")
+        .bind(row.pk)
+        .execute(&mut *tx)
+        .await?;
+    let (key, owner, owned) = (row.pk, row.owner.clone(), row.owned.clone());
+    let before = Ownership::try_from(row)?;
+    let rec = ChangeRecord {
+        actor,
+        action: "ownership.delete",
+        entities: vec![owner.clone(), owned.clone()],
+        before: json(&before),
+        after: None,
+        changes: vec![GraphChange::RemoveLink {
+            owner: owner.into(),
+            owned: owned.into(),
+            key,
+        }],
+    };
+    commit_change(tx, version, rec).await
+}
+
+pub struct OwnershipFilter {
+    pub owner: Option<EntityId>,
+    pub owned: Option<EntityId>,
+    pub cursor: Option<String>,
+    pub limit: usize,
+}
+
+/// Live ownerships, optionally of one owner or one owned entity.
+pub async fn list(pool: &PgPool, f: OwnershipFilter) -> Result<Page<Ownership>, DbError> {
+    let after = f.cursor.as_deref().map(decode_cursor).transpose()?;
+    let rows: Vec<OwnershipRow> = sqlx::query_as(&format!(
+        "{SELECT} WHERE o.deleted_at IS NULL AND ($1::text IS NULL OR o.id > $1)
+           AND ($2::text IS NULL OR a.id = $2) AND ($3::text IS NULL OR b.id = $3)
+         ORDER BY o.id LIMIT $4"
+    ))
+    .bind(after)
+    .bind(f.owner.as_ref().map(EntityId::as_str))
+    .bind(f.owned.as_ref().map(EntityId::as_str))
+    .bind(f.limit as i64 + 1)
+    .fetch_all(pool)
+    .await?;
+    let items = rows
+        .into_iter()
+        .map(Ownership::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(page(items, f.limit, |o| o.id.to_string()))
+}
+
+/// Stake of a stored row, for callers that rebuild domain values.
+pub fn stake_of(o: &Ownership) -> Stake {
+    match (o.share, o.share_range) {
+        (Some(s), _) => Stake::Exact(s),
+        (None, Some(r)) => Stake::Range(r),
+        _ => Stake::Unquantified,
+    }
+}

@@ -1,0 +1,144 @@
+//! The one error type of the HTTP layer, and the contract's error body.
+//!
+//! Every failure leaves as `{"error": {"code", "message", "field"?}}` with the right status. A
+//! 5xx never carries internals: the detail is logged and the client gets a generic message.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::DbError;
+use crate::domain::Invalid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the body is not JSON, or a query string does not parse.
+    #[error("{message}")]
+    Malformed {
+        message: String,
+        field: Option<String>,
+    },
+    /// 404.
+    #[error("{0}")]
+    NotFound(String, Option<String>),
+    /// 409.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// 413.
+    #[error("the request body is larger than {0} bytes")]
+    TooLarge(usize),
+    /// 422.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// 503: not ready, or a dependency is down.
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500: logged, never shown.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable, snake_case code to branch on.
+    pub code: String,
+    pub message: String,
+    /// The path of the field at fault, where one field is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        Self::Internal(e.to_string())
+    }
+
+    pub fn invalid(
+        field: impl Into<String>,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::Invalid(Invalid::new(field, code, message))
+    }
+
+    fn parts(&self) -> (StatusCode, &str, String, Option<String>) {
+        match self {
+            Self::Malformed { message, field } => (
+                StatusCode::BAD_REQUEST,
+                "malformed_request",
+                message.clone(),
+                field.clone(),
+            ),
+            Self::NotFound(m, field) => {
+                (StatusCode::NOT_FOUND, "not_found", m.clone(), field.clone())
+            }
+            Self::Conflict { code, message } => (StatusCode::CONFLICT, code, message.clone(), None),
+            Self::TooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                self.to_string(),
+                None,
+            ),
+            Self::Invalid(i) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                i.code,
+                i.message.clone(),
+                i.field.clone(),
+            ),
+            Self::Unavailable(m) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                m.clone(),
+                None,
+            ),
+            Self::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "an internal error occurred; it has been logged".to_owned(),
+                None,
+            ),
+        }
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::NotFound { .. } => Self::NotFound(e.to_string(), None),
+            DbError::Conflict { code, message } => Self::Conflict { code, message },
+            DbError::Invalid(i) => Self::Invalid(i),
+            DbError::Sqlx(
+                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed,
+            ) => {
+                tracing::error!(error = %e, "database unavailable");
+                Self::Unavailable("the database is not answering; try again shortly".into())
+            }
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message, field) = self.parts();
+        if status.is_server_error() {
+            tracing::error!(error = %self, status = status.as_u16(), "request failed");
+        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: code.to_owned(),
+                message,
+                field,
+            },
+        };
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
