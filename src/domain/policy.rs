@@ -150,12 +150,37 @@ pub struct BeneficialOwnershipRule {
     pub inclusive: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Rule {
     Sanctions(SanctionsRule),
     Jurisdiction(JurisdictionRule),
     BeneficialOwnership(BeneficialOwnershipRule),
+}
+
+/// Rules are read by hand rather than with serde's internal tagging, which buffers the rule and
+/// loses the path of a bad field inside it: the message names it (`jurisdictions[0]: ...`).
+impl<'de> Deserialize<'de> for Rule {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut fields = serde_json::Map::deserialize(d)?;
+        let kind = fields.remove("kind").ok_or_else(|| D::Error::missing_field("kind"))?;
+        fn body<T: serde::de::DeserializeOwned>(fields: serde_json::Map<String, serde_json::Value>) -> Result<T, String> {
+            serde_path_to_error::deserialize(serde_json::Value::Object(fields)).map_err(|e| {
+                let path = e.path().to_string();
+                if path == "." { e.inner().to_string() } else { format!("{path}: {}", e.inner()) }
+            })
+        }
+        match kind.as_str() {
+            Some("sanctions") => body(fields).map(Rule::Sanctions),
+            Some("jurisdiction") => body(fields).map(Rule::Jurisdiction),
+            Some("beneficial_ownership") => body(fields).map(Rule::BeneficialOwnership),
+            _ => Err(format!(
+                "unknown rule kind {kind}; expected \"sanctions\", \"jurisdiction\" or \"beneficial_ownership\""
+            )),
+        }
+        .map_err(D::Error::custom)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -1,0 +1,7 @@
+//! API tests: the real router against a real Postgres database, one database per test.
+
+mod entities;
+mod harness;
+mod lists_policy;
+mod ownerships;
+mod screenings;
