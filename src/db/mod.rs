@@ -85,10 +85,10 @@ pub fn on_constraint(e: sqlx::Error) -> DbError {
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
     if !Postgres::database_exists(url).await? {
         // Two instances may race to create it; the loser's error is harmless.
-        if let Err(e) = Postgres::create_database(url).await {
-            if !Postgres::database_exists(url).await? {
-                return Err(e);
-            }
+        if let Err(e) = Postgres::create_database(url).await
+            && !Postgres::database_exists(url).await?
+        {
+            return Err(e);
         }
     }
     let options: PgConnectOptions = url.parse()?;

@@ -98,21 +98,13 @@ impl TryFrom<OwnershipRow> for Ownership {
 
 /// Shares and votes are percentages of one whole: at no date may the known minimums held in an
 /// entity add up past 100.
-async fn check_total(
-    tx: &mut super::Tx,
-    owned_pk: i64,
-    interest: Interest,
-    min: f64,
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
-) -> Result<(), DbError> {
+async fn check_total(tx: &mut super::Tx, owned_pk: i64, interest: Interest) -> Result<(), DbError> {
     // The total is a step function of the date that only rises where a link starts, so its
     // maximum is at one of the start dates (or before all of them).
     let total: f64 = sqlx::query_scalar(
         "WITH e AS (
              SELECT coalesce(share, share_min) AS s, valid_from AS f, valid_to AS t FROM ownerships
              WHERE owned_pk = $1 AND interest = $2 AND deleted_at IS NULL
-             UNION ALL SELECT $3::float8, $4::date, $5::date
          ), starts AS (SELECT DISTINCT f AS d FROM e)
          SELECT coalesce(max(total), 0)::float8 FROM (
              SELECT sum(e.s) AS total FROM starts JOIN e
@@ -122,9 +114,6 @@ async fn check_total(
     )
     .bind(owned_pk)
     .bind(interest.as_str())
-    .bind(min)
-    .bind(from)
-    .bind(to)
     .fetch_one(&mut **tx)
     .await?;
     if total > 100.0 + 1e-9 {
@@ -151,17 +140,6 @@ pub async fn create(
     let (mut tx, version) = begin_change(pool).await?;
     let owner = lock_live(&mut tx, &new.owner).await?;
     let owned = lock_live(&mut tx, &new.owned).await?;
-    if new.interest.is_quantified() {
-        check_total(
-            &mut tx,
-            owned.pk,
-            new.interest,
-            stake.min(),
-            new.valid_from,
-            new.valid_to,
-        )
-        .await?;
-    }
     let id = new.id.clone().unwrap_or_else(OwnershipId::generate);
     let pk: i64 = sqlx::query_scalar(
         "INSERT INTO ownerships (id, owner_pk, owned_pk, interest, share, share_min, share_max, valid_from, valid_to, source)
@@ -180,6 +158,11 @@ pub async fn create(
     .fetch_one(&mut *tx)
     .await
     .map_err(on_constraint)?;
+    // Checked after the insert, so that a taken id is reported as such, and counting the new
+    // row as stored; an error rolls the insert back.
+    if new.interest.is_quantified() {
+        check_total(&mut tx, owned.pk, new.interest).await?;
+    }
     let row: OwnershipRow = sqlx::query_as(&format!("{SELECT} WHERE o.pk = $1"))
         .bind(pk)
         .fetch_one(&mut *tx)

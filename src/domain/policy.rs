@@ -164,11 +164,19 @@ impl<'de> Deserialize<'de> for Rule {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::Error;
         let mut fields = serde_json::Map::deserialize(d)?;
-        let kind = fields.remove("kind").ok_or_else(|| D::Error::missing_field("kind"))?;
-        fn body<T: serde::de::DeserializeOwned>(fields: serde_json::Map<String, serde_json::Value>) -> Result<T, String> {
+        let kind = fields
+            .remove("kind")
+            .ok_or_else(|| D::Error::missing_field("kind"))?;
+        fn body<T: serde::de::DeserializeOwned>(
+            fields: serde_json::Map<String, serde_json::Value>,
+        ) -> Result<T, String> {
             serde_path_to_error::deserialize(serde_json::Value::Object(fields)).map_err(|e| {
                 let path = e.path().to_string();
-                if path == "." { e.inner().to_string() } else { format!("{path}: {}", e.inner()) }
+                if path == "." {
+                    e.inner().to_string()
+                } else {
+                    format!("{path}: {}", e.inner())
+                }
             })
         }
         match kind.as_str() {
@@ -299,14 +307,14 @@ impl PolicySpec {
                         ));
                     }
                     for (j, l) in r.lists.iter().enumerate() {
-                        if let ListSelector::One(id) = l {
-                            if !list_exists(id) {
-                                return Err(Invalid::new(
-                                    at(&format!("lists[{j}]")),
-                                    "unknown_list",
-                                    format!("no list '{id}'"),
-                                ));
-                            }
+                        if let ListSelector::One(id) = l
+                            && !list_exists(id)
+                        {
+                            return Err(Invalid::new(
+                                at(&format!("lists[{j}]")),
+                                "unknown_list",
+                                format!("no list '{id}'"),
+                            ));
                         }
                     }
                 }
@@ -351,14 +359,14 @@ impl PolicySpec {
                         "interests are one or both of \"shares\" and \"votes\"; board and control links are governed by \"control\"",
                     ));
                 }
-                if let Some(r) = t.review_threshold {
-                    if !percent(r) || r > t.threshold {
-                        return Err(Invalid::new(
-                            at("review_threshold"),
-                            "invalid_threshold",
-                            "review_threshold is a percentage in (0, threshold]",
-                        ));
-                    }
+                if let Some(r) = t.review_threshold
+                    && (!percent(r) || r > t.threshold)
+                {
+                    return Err(Invalid::new(
+                        at("review_threshold"),
+                        "invalid_threshold",
+                        "review_threshold is a percentage in (0, threshold]",
+                    ));
                 }
             }
         }

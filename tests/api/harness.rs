@@ -16,7 +16,8 @@ use ownergraph::app::AppState;
 
 /// The server holding the test databases; `DATABASE_URL` names one of its databases.
 fn admin_url() -> String {
-    let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| ownergraph::cli::DEFAULT_DATABASE_URL.to_owned());
+    let url = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| ownergraph::cli::DEFAULT_DATABASE_URL.to_owned());
     with_db(&url, "postgres")
 }
 
@@ -35,35 +36,59 @@ async fn template() -> &'static str {
     TEMPLATE
         .get_or_init(|| async {
             let admin = admin_url();
-            let mut conn = PgConnection::connect(&admin).await.expect("Postgres is running (see README)");
+            let mut conn = PgConnection::connect(&admin)
+                .await
+                .expect("Postgres is running (see README)");
             // One process at a time builds the template and sweeps stale databases.
-            sqlx::query("SELECT pg_advisory_lock(72067)").execute(&mut conn).await.unwrap();
-            let stale: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'ogt\\_%'")
-                .fetch_all(&mut conn)
+            sqlx::query("SELECT pg_advisory_lock(72067)")
+                .execute(&mut conn)
                 .await
                 .unwrap();
+            let stale: Vec<String> =
+                sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'ogt\\_%'")
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap();
             for db in stale {
                 let pid: Option<u32> = db.split('_').nth(1).and_then(|p| p.parse().ok());
                 if pid.is_some_and(|p| !std::path::Path::new(&format!("/proc/{p}")).exists()) {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)")).execute(&mut conn).await;
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
                 }
             }
             let name = format!("ogt_template_{}", migrations_hash());
-            let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-                .bind(&name)
-                .fetch_one(&mut conn)
-                .await
-                .unwrap();
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                    .bind(&name)
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap();
             if !exists {
                 let building = format!("{name}_building");
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)")).execute(&mut conn).await;
-                sqlx::query(&format!("CREATE DATABASE \"{building}\"")).execute(&mut conn).await.unwrap();
+                let _ = sqlx::query(&format!(
+                    "DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"
+                ))
+                .execute(&mut conn)
+                .await;
+                sqlx::query(&format!("CREATE DATABASE \"{building}\""))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
                 let pool = PgPool::connect(&with_db(&admin, &building)).await.unwrap();
                 ownergraph::db::migrate(&pool).await.unwrap();
                 pool.close().await;
-                sqlx::query(&format!("ALTER DATABASE \"{building}\" RENAME TO \"{name}\"")).execute(&mut conn).await.unwrap();
+                sqlx::query(&format!(
+                    "ALTER DATABASE \"{building}\" RENAME TO \"{name}\""
+                ))
+                .execute(&mut conn)
+                .await
+                .unwrap();
             }
-            sqlx::query("SELECT pg_advisory_unlock(72067)").execute(&mut conn).await.unwrap();
+            sqlx::query("SELECT pg_advisory_unlock(72067)")
+                .execute(&mut conn)
+                .await
+                .unwrap();
             name
         })
         .await
@@ -73,7 +98,10 @@ fn migrations_hash() -> String {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
-    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     for f in files {
         std::fs::read(&f).unwrap().hash(&mut h);
@@ -89,18 +117,50 @@ pub struct TestApp {
 impl TestApp {
     /// A fresh, empty, migrated database and a started service on it.
     pub async fn new() -> TestApp {
+        Self::build(false).await
+    }
+
+    /// The same, with `seed-data/` loaded first, as `ownergraph serve` does on an empty store.
+    pub async fn seeded() -> TestApp {
+        Self::build(true).await
+    }
+
+    async fn build(seed: bool) -> TestApp {
         let template = template().await;
-        let name = format!("ogt_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        let name = format!(
+            "ogt_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
         let admin = admin_url();
         let mut conn = PgConnection::connect(&admin).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"")).execute(&mut conn).await.unwrap();
-        let db = ownergraph::db::connect(&with_db(&admin, &name), 8).await.unwrap();
+        sqlx::query(&format!(
+            "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        let db = ownergraph::db::connect(&with_db(&admin, &name), 8)
+            .await
+            .unwrap();
+        if seed {
+            ownergraph::seed::load(&db, &ownergraph::seed::default_dir())
+                .await
+                .unwrap();
+        }
         let state = AppState::start(db.clone()).await.unwrap();
-        TestApp { router: ownergraph::http::router(state), name }
+        TestApp {
+            router: ownergraph::http::router(state),
+            name,
+        }
     }
 
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let req = Request::builder().method(method).uri(path).header("content-type", "application/json").header("x-actor", "tester");
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json")
+            .header("x-actor", "tester");
         let req = match body {
             Some(b) => req.body(Body::from(b.to_string())),
             None => req.body(Body::empty()),
@@ -113,7 +173,12 @@ impl TestApp {
         let resp = self.router.clone().oneshot(req).await.unwrap();
         let status = resp.status();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        let value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())) };
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
         (status, value)
     }
 
@@ -136,22 +201,46 @@ impl TestApp {
     /// Creates entities by id (companies unless the id starts with `p-`), asserting success.
     pub async fn entities(&self, ids: &[&str]) {
         for id in ids {
-            let kind = if id.starts_with("p-") { "person" } else { "company" };
-            let (s, b) = self.post("/v1/entities", json!({"id": id, "kind": kind, "name": format!("{id} name")})).await;
+            let kind = if id.starts_with("p-") {
+                "person"
+            } else {
+                "company"
+            };
+            let (s, b) = self
+                .post(
+                    "/v1/entities",
+                    json!({"id": id, "kind": kind, "name": format!("{id} name")}),
+                )
+                .await;
             assert_eq!(s, StatusCode::CREATED, "{b}");
         }
     }
 
     /// Creates a `shares` ownership, asserting success.
     pub async fn owns(&self, owner: &str, owned: &str, share: f64) {
-        let (s, b) = self.post("/v1/ownerships", json!({"owner": owner, "owned": owned, "share": share})).await;
+        let (s, b) = self
+            .post(
+                "/v1/ownerships",
+                json!({"owner": owner, "owned": owned, "share": share}),
+            )
+            .await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
     }
 
     /// Creates the list `sdn` if needed and lists the entity on it.
     pub async fn list(&self, entity: &str) {
-        let _ = self.post("/v1/lists", json!({"id": "sdn", "name": "OFAC SDN", "kind": "sanctions"})).await;
-        let (s, b) = self.post("/v1/lists/sdn/entries", json!({"id": format!("entry-{entity}"), "name": entity, "entity": entity})).await;
+        let _ = self
+            .post(
+                "/v1/lists",
+                json!({"id": "sdn", "name": "OFAC SDN", "kind": "sanctions"}),
+            )
+            .await;
+        let (s, b) = self
+            .post(
+                "/v1/lists/sdn/entries",
+                json!({"id": format!("entry-{entity}"), "name": entity, "entity": entity}),
+            )
+            .await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
     }
 
@@ -176,10 +265,16 @@ impl Drop for TestApp {
         // Drop runs inside the test's runtime; a helper thread with its own runtime does the
         // async cleanup without blocking it.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
                 if let Ok(mut c) = PgConnection::connect(&admin).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut c).await;
+                    let _ =
+                        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                            .execute(&mut c)
+                            .await;
                 }
             });
         })
@@ -202,5 +297,8 @@ pub fn unsupported_regions() -> Value {
 
 /// The first reason of a screening for a rule.
 pub fn reason<'a>(screening: &'a Value, rule: &str) -> Option<&'a Value> {
-    screening["reasons"].as_array()?.iter().find(|r| r["rule"] == rule)
+    screening["reasons"]
+        .as_array()?
+        .iter()
+        .find(|r| r["rule"] == rule)
 }

@@ -5,3 +5,4 @@ mod harness;
 mod lists_policy;
 mod ownerships;
 mod screenings;
+mod seed;
