@@ -54,30 +54,51 @@ struct Pending {
 }
 
 impl AppState {
-    /// Loads the graph and the policy and starts the background tasks.
-    pub async fn start(db: PgPool) -> Result<Self, DbError> {
-        let snapshot = db::load::snapshot(&db).await?;
-        let policy = db::policy::current(&db).await?;
-        let (applied, _) = watch::channel(snapshot.version());
+    /// A service that is not ready yet: an empty graph, until [`AppState::load`] has run.
+    /// This lets the listener answer `/healthz` and `/readyz` (503) while the graph loads.
+    pub fn new(db: PgPool) -> Self {
+        let (applied, _) = watch::channel(0);
         let (tx, rx) = mpsc::channel(4096);
-        let state = AppState {
-            db: db.clone(),
-            graph: Arc::new(ArcSwap::from_pointee(snapshot)),
-            policy: Arc::new(ArcSwap::from_pointee(policy)),
-            ready: Arc::new(AtomicBool::new(true)),
+        tokio::spawn(record_screenings(db.clone(), rx));
+        AppState {
+            db,
+            graph: Arc::new(ArcSwap::from_pointee(Snapshot::empty())),
+            policy: Arc::new(ArcSwap::from_pointee(Policy::empty())),
+            ready: Arc::new(AtomicBool::new(false)),
             applier: Arc::new(Applier {
                 pending: Mutex::new(Pending::default()),
                 applied,
             }),
             recorder: tx,
-        };
-        tokio::spawn(record_screenings(db, rx));
-        tokio::spawn(state.clone().follow_log());
+        }
+    }
+
+    /// Loads the graph and the policy in one consistent read, starts following the change
+    /// log, and marks the service ready.
+    pub async fn load(&self) -> Result<(), DbError> {
+        let snapshot = db::load::snapshot(&self.db).await?;
+        let policy = db::policy::current(&self.db).await?;
+        let version = snapshot.version();
+        {
+            let _p = self.applier.pending.lock().await;
+            self.graph.store(Arc::new(snapshot));
+            self.applier.applied.send_replace(version);
+        }
+        self.policy.store(Arc::new(policy));
+        tokio::spawn(self.clone().follow_log());
+        self.ready.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// A ready service: [`AppState::new`] then [`AppState::load`].
+    pub async fn start(db: PgPool) -> Result<Self, DbError> {
+        let state = Self::new(db);
+        state.load().await?;
         Ok(state)
     }
 
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Relaxed)
+        self.ready.load(Ordering::Acquire)
     }
 
     /// Applies a committed change, and any committed before it, to the graph; returns once the

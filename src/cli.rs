@@ -121,24 +121,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 let r = seed::load(&pool, &dir).await?;
                 tracing::info!(created = r.created, dir = %dir.display(), "empty database seeded");
             }
-            let started = std::time::Instant::now();
-            let state = app::AppState::start(pool)
+            let state = app::AppState::new(pool);
+            let listener = tokio::net::TcpListener::bind(listen)
                 .await
-                .context("loading the graph failed")?;
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            tracing::info!(%listen, "listening; loading the graph");
+            let server = tokio::spawn(
+                axum::serve(listener, http::router(state.clone()))
+                    .with_graceful_shutdown(shutdown_signal())
+                    .into_future(),
+            );
+            let started = std::time::Instant::now();
+            state.load().await.context("loading the graph failed")?;
             let snap = state.graph.load_full();
             tracing::info!(
                 entities = snap.entity_count(),
                 version = snap.version(),
                 load_ms = started.elapsed().as_millis() as u64,
-                "graph loaded"
+                "graph loaded; ready"
             );
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
-                .with_context(|| format!("cannot listen on {listen}"))?;
-            tracing::info!(%listen, "serving");
-            axum::serve(listener, http::router(state))
-                .with_graceful_shutdown(shutdown_signal())
-                .await?;
+            server.await.context("the server task failed")??;
             tracing::info!("stopped");
         }
     }

@@ -39,6 +39,7 @@ struct ApiDoc;
 
 /// The router with every route, and the OpenAPI description of them.
 pub fn router(state: AppState) -> Router {
+    let state_for_gate = state.clone();
     let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
@@ -71,10 +72,26 @@ pub fn router(state: AppState) -> Router {
                 {"error": {"code": "method_not_allowed", "message": "this route does not take that method"}}
             )))
         })
+        .layer(axum::middleware::from_fn_with_state(state_for_gate, ready_gate))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
         .layer(CatchPanicLayer::custom(|_| ApiError::internal("a request handler panicked").into_response()))
         .layer(TraceLayer::new_for_http())
+}
+
+/// Until the graph is loaded, the API answers 503; health, readiness and the OpenAPI
+/// description answer at once.
+async fn ready_gate(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if state.is_ready() || !req.uri().path().starts_with("/v1/") {
+        next.run(req).await
+    } else {
+        ApiError::Unavailable("the graph is still loading; try again shortly".into())
+            .into_response()
+    }
 }
 
 /// `?limit=&cursor=` for lists.
