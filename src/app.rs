@@ -51,6 +51,9 @@ struct Pending {
     waiting: BTreeMap<i64, Vec<GraphChange>>,
     /// While a compaction runs: every change applied since it began, to replay on its result.
     since_compaction: Option<Vec<(i64, Vec<GraphChange>)>>,
+    /// Counts full reloads, so that a compaction begun before one is discarded.
+    reloads: u64,
+    compacting: bool,
 }
 
 impl AppState {
@@ -109,7 +112,10 @@ impl AppState {
             let mut p = self.applier.pending.lock().await;
             if target > self.graph.load().version() {
                 p.waiting.insert(target, c.changes);
-                self.drain(&mut p)?;
+                if let Err(e) = self.drain(&mut p) {
+                    drop(p);
+                    self.reload(e).await?;
+                }
             }
         }
         let mut rx = self.applier.applied.subscribe();
@@ -148,8 +154,8 @@ impl AppState {
             let overlay = snap.overlay_len();
             self.graph.store(snap);
             self.applier.applied.send_replace(version);
-            if overlay > COMPACT_AFTER && p.since_compaction.is_none() {
-                p.since_compaction = Some(Vec::new());
+            if overlay > COMPACT_AFTER && !p.compacting {
+                p.compacting = true;
                 tokio::spawn(self.clone().compact());
             }
         }
@@ -168,8 +174,28 @@ impl AppState {
             for c in batch {
                 p.waiting.entry(c.version).or_insert(c.changes);
             }
-            self.drain(&mut p)?;
+            if let Err(e) = self.drain(&mut p) {
+                drop(p);
+                return self.reload(e).await;
+            }
         }
+    }
+
+    /// The graph and the store disagree (a change did not apply): rebuild the graph from the
+    /// store in one consistent read rather than serve a graph that may be wrong.
+    async fn reload(&self, cause: ApiError) -> Result<(), ApiError> {
+        tracing::error!(error = %cause, "rebuilding the graph from the store");
+        let fresh = db::load::snapshot(&self.db).await?;
+        let mut p = self.applier.pending.lock().await;
+        if fresh.version() >= self.graph.load().version() {
+            let version = fresh.version();
+            p.waiting.retain(|&v, _| v > version);
+            p.since_compaction = None;
+            p.reloads += 1;
+            self.graph.store(Arc::new(fresh));
+            self.applier.applied.send_replace(version);
+        }
+        Ok(())
     }
 
     /// Follows the change log, so that changes made by other processes (the `seed` command,
@@ -184,13 +210,35 @@ impl AppState {
         }
     }
 
+    /// Folds the overlay into a new base now, rather than when it grows past its limit.
+    pub async fn compact_now(&self) {
+        {
+            let mut p = self.applier.pending.lock().await;
+            if p.compacting {
+                return;
+            }
+            p.compacting = true;
+        }
+        self.clone().compact().await;
+    }
+
     /// Folds the overlay into a new base off the request path, then replays what was applied
     /// meanwhile and swaps the result in.
     async fn compact(self) {
-        let snap = self.graph.load_full();
+        // Start the replay log here, under the lock: the snapshot taken now already holds
+        // everything applied before.
+        let (snap, reloads) = {
+            let mut p = self.applier.pending.lock().await;
+            p.since_compaction = Some(Vec::new());
+            (self.graph.load_full(), p.reloads)
+        };
         let built = tokio::task::spawn_blocking(move || snap.compact()).await;
         let mut p = self.applier.pending.lock().await;
+        p.compacting = false;
         let replay = p.since_compaction.take().unwrap_or_default();
+        if p.reloads != reloads {
+            return;
+        }
         let Ok(mut fresh) = built else {
             tracing::error!("graph compaction panicked; keeping the overlay");
             return;

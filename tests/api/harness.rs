@@ -111,6 +111,7 @@ fn migrations_hash() -> String {
 
 pub struct TestApp {
     pub router: Router,
+    pub state: AppState,
     name: String,
 }
 
@@ -150,7 +151,8 @@ impl TestApp {
         }
         let state = AppState::start(db.clone()).await.unwrap();
         TestApp {
-            router: ownergraph::http::router(state),
+            router: ownergraph::http::router(state.clone()),
+            state,
             name,
         }
     }
