@@ -95,14 +95,14 @@ pub struct NewEntry {
 
 impl NewEntry {
     pub fn check(&self) -> Result<(), Invalid> {
-        if let (Some(on), Some(off)) = (self.listed_on, self.delisted_on) {
-            if off <= on {
-                return Err(Invalid::new(
-                    "delisted_on",
-                    "invalid_interval",
-                    "delisted_on must be after listed_on",
-                ));
-            }
+        if let (Some(on), Some(off)) = (self.listed_on, self.delisted_on)
+            && off <= on
+        {
+            return Err(Invalid::new(
+                "delisted_on",
+                "invalid_interval",
+                "delisted_on must be after listed_on",
+            ));
         }
         if self.programs.len() > 100 {
             return Err(Invalid::new("programs", "too_many", "at most 100 programs"));

@@ -274,14 +274,14 @@ impl PolicySpec {
                         ));
                     }
                     for (j, l) in r.lists.iter().enumerate() {
-                        if let ListSelector::One(id) = l {
-                            if !list_exists(id) {
-                                return Err(Invalid::new(
-                                    at(&format!("lists[{j}]")),
-                                    "unknown_list",
-                                    format!("no list '{id}'"),
-                                ));
-                            }
+                        if let ListSelector::One(id) = l
+                            && !list_exists(id)
+                        {
+                            return Err(Invalid::new(
+                                at(&format!("lists[{j}]")),
+                                "unknown_list",
+                                format!("no list '{id}'"),
+                            ));
                         }
                     }
                 }
@@ -326,14 +326,14 @@ impl PolicySpec {
                         "interests are one or both of \"shares\" and \"votes\"; board and control links are governed by \"control\"",
                     ));
                 }
-                if let Some(r) = t.review_threshold {
-                    if !percent(r) || r > t.threshold {
-                        return Err(Invalid::new(
-                            at("review_threshold"),
-                            "invalid_threshold",
-                            "review_threshold is a percentage in (0, threshold]",
-                        ));
-                    }
+                if let Some(r) = t.review_threshold
+                    && (!percent(r) || r > t.threshold)
+                {
+                    return Err(Invalid::new(
+                        at("review_threshold"),
+                        "invalid_threshold",
+                        "review_threshold is a percentage in (0, threshold]",
+                    ));
                 }
             }
         }

@@ -90,10 +90,10 @@ impl Sources<'_> {
                 LocationField::Jurisdiction => node.jurisdiction,
                 LocationField::Headquarters => node.headquarters,
             };
-            if let Some(v) = value {
-                if let Some(&code) = codes.iter().find(|c| c.covers(v)) {
-                    out.push((f, code));
-                }
+            if let Some(v) = value
+                && let Some(&code) = codes.iter().find(|c| c.covers(v))
+            {
+                out.push((f, code));
             }
         }
         out
@@ -177,10 +177,10 @@ fn taint(local: &Local, test: &OwnershipTest, seeds: &[NodeIndex], max: bool) ->
 fn held_by(local: &Local, test: &OwnershipTest, t: &[bool], x: NodeIndex, max: bool) -> f64 {
     let mut sums = [0.0f64; 2];
     for e in local.graph.edges_directed(x, Incoming) {
-        if let Some(k) = slot(test, e.weight().interest) {
-            if t[e.source().index()] {
-                sums[k] += e.weight().share(max);
-            }
+        if let Some(k) = slot(test, e.weight().interest)
+            && t[e.source().index()]
+        {
+            sums[k] += e.weight().share(max);
         }
     }
     sums[0].max(sums[1])
