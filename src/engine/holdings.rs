@@ -64,7 +64,8 @@ fn effective(local: &Local, toward: Direction) -> Vec<f64> {
 }
 
 /// Nodes joined to the target by a chain of majority holdings (more than 50% of the shares or
-/// of the votes at each step), searching in direction `dir` from the target.
+/// of the votes at each step), searching in direction `dir` from the target. Like the rules'
+/// thresholds, the test allows for float error, so that 14.8 + 17.6 + 17.6 is not a majority.
 fn majority_chain(local: &Local, dir: Direction) -> Vec<bool> {
     let g = &local.graph;
     let mut pair: HashMap<(NodeIndex, NodeIndex, Interest), f64> = HashMap::new();
@@ -76,7 +77,7 @@ fn majority_chain(local: &Local, dir: Direction) -> Vec<bool> {
     }
     let mut adj: HashMap<NodeIndex, Vec<NodeIndex>> = HashMap::new();
     for ((o, d, _), s) in pair {
-        if s > 50.0 {
+        if s > 50.0 + 1e-9 {
             match dir {
                 Incoming => adj.entry(d).or_default().push(o),
                 Outgoing => adj.entry(o).or_default().push(d),

@@ -6,8 +6,17 @@
 //! acyclic part costs one pass, and each cycle is solved exactly as a small linear system by
 //! Gaussian elimination.
 //!
+//! Components are those of the links that carry weight (`w > 0`) into a node that is not fixed:
+//! a link of another interest, or into a fixed node, passes nothing on, so it must not join two
+//! otherwise separate parts into one system (a closed loop with nothing flowing in would then
+//! be solved together with an unrelated node that something does flow into). Within such a
+//! component every node reaches every other over weighted links, so either nothing flows in
+//! (every value is 0) or something reaches every node.
+//!
 //! Must terminate on every input, including a 100%/100% loop, where `I - W` is singular and the
 //! sum over walks diverges: such a component, when anything flows into it, is set to `cap`.
+//! With a finite cap the answer is the least solution of `v = min(cap, b + W v)`: a node held at
+//! the cap passes on the cap, not the larger uncapped value.
 
 use petgraph::Direction;
 use petgraph::algo::tarjan_scc;
@@ -31,7 +40,20 @@ pub struct System<'a> {
 
 pub fn solve<N, E>(g: &Graph<N, E>, sys: &System) -> Vec<f64> {
     let mut v = vec![0.0; g.node_count()];
-    let mut sccs = tarjan_scc(g);
+    // The dependencies that carry weight; `filter_map` keeps every node, so indices agree.
+    let weighted = g.filter_map(
+        |_, _| Some(()),
+        |e, _| {
+            let (owner, owned) = g.edge_endpoints(e)?;
+            let dependent = if sys.deps == Direction::Incoming {
+                owned
+            } else {
+                owner
+            };
+            ((sys.w)(e) > 0.0 && (sys.fixed)(dependent).is_none()).then_some(())
+        },
+    );
+    let mut sccs = tarjan_scc(&weighted);
     // tarjan_scc yields components in reverse topological order: holdings before owners.
     if sys.deps == Direction::Incoming {
         sccs.reverse();
@@ -54,7 +76,8 @@ pub fn solve<N, E>(g: &Graph<N, E>, sys: &System) -> Vec<f64> {
     v
 }
 
-/// `b(n) + Σ w · v(m)` over dependencies `m` accepted by `take`.
+/// `b(n) + Σ w · v(m)` over dependencies `m` accepted by `take`. A link without weight adds
+/// nothing, even from a node whose sum diverged (0 × ∞ would be NaN).
 fn inflow<N, E>(
     g: &Graph<N, E>,
     sys: &System,
@@ -69,8 +92,9 @@ fn inflow<N, E>(
         } else {
             e.target()
         };
-        if take(m) {
-            sum += (sys.w)(e.id()) * v[m.index()];
+        let w = (sys.w)(e.id());
+        if w != 0.0 && take(m) {
+            sum += w * v[m.index()];
         }
     }
     sum
@@ -128,19 +152,80 @@ fn solve_component<N, E>(
                 }
             }
         }
-        gaussian(m, rhs.clone(), k)
+        match gaussian(m.clone(), rhs.clone(), k) {
+            Some(s) if s.iter().all(|&x| (-1e-12..=sys.cap).contains(&x)) => Some(s),
+            // A negative or missing solution means the walks diverge (a closed loop, or share
+            // maxima that add up past 100%); in a component whose nodes all reach each other
+            // they diverge for every node, so without a cap all of it is saturated.
+            _ if sys.cap.is_infinite() => None,
+            // Past a finite cap somewhere: the capped system has to be solved as such.
+            _ => Some(capped(&m, &rhs, k, sys.cap)),
+        }
     } else {
         gauss_seidel(g, sys, scc, &rhs, pos, v)
     };
     for (i, &n) in scc.iter().enumerate() {
         if is_free(n) {
             let x = match &solution {
-                // A negative or missing solution means the walks diverge (a closed loop, or
-                // share maxima that add up past 100%): the component is saturated.
-                Some(s) if s[i] >= -1e-12 => s[i].max(0.0).min(sys.cap),
-                _ => sys.cap,
+                Some(s) => s[i].max(0.0).min(sys.cap),
+                None => sys.cap,
             };
             v[n.index()] = x;
+        }
+    }
+}
+
+/// The least solution of `x = min(cap, rhs + W x)`, where `m = I - W` (row-major k×k), for a
+/// component that something flows into. Policy iteration from above: pin every node at the
+/// cap; then, repeatedly, release the pinned nodes whose inflow stays below the cap and solve
+/// the released ones exactly with the rest pinned, until none is released. Every step is an
+/// upper bound of the answer that only decreases, so a released node never needs pinning
+/// again and this takes at most k solves. Because something reaches every node, the capped
+/// system has a single solution, and that is where it stops.
+fn capped(m: &[f64], rhs: &[f64], k: usize, cap: f64) -> Vec<f64> {
+    let mut pinned = vec![true; k];
+    let mut x = vec![cap; k];
+    loop {
+        let mut released = false;
+        for i in 0..k {
+            if pinned[i] {
+                // rhs + W x, with W = I - m and no self-links.
+                let inflow = rhs[i]
+                    - (0..k)
+                        .filter(|&j| j != i)
+                        .map(|j| m[i * k + j] * x[j])
+                        .sum::<f64>();
+                if inflow < cap {
+                    pinned[i] = false;
+                    released = true;
+                }
+            }
+        }
+        if !released {
+            return x;
+        }
+        let free: Vec<usize> = (0..k).filter(|&i| !pinned[i]).collect();
+        let f = free.len();
+        let mut sub = vec![0.0; f * f];
+        let mut r = vec![0.0; f];
+        for (a, &i) in free.iter().enumerate() {
+            r[a] = rhs[i]
+                - (0..k)
+                    .filter(|&j| pinned[j])
+                    .map(|j| m[i * k + j] * cap)
+                    .sum::<f64>();
+            for (b, &j) in free.iter().enumerate() {
+                sub[a * f + b] = m[i * k + j];
+            }
+        }
+        match gaussian(sub, r, f) {
+            Some(s) => {
+                for (a, &i) in free.iter().enumerate() {
+                    x[i] = s[a].clamp(0.0, cap);
+                }
+            }
+            // Numerically singular: keep the last bound.
+            None => return x,
         }
     }
 }
@@ -273,6 +358,56 @@ mod tests {
         assert!((v[1] - 0.2 / 0.75).abs() < 1e-12, "{v:?}");
         assert!((v[0] - 0.5 * 0.2 / 0.75).abs() < 1e-12);
         assert!((v[2] - 0.4 / 0.75).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_link_without_weight_neither_joins_a_loop_nor_multiplies_its_infinity() {
+        // 0 and 1 own each other wholly but hold nothing of the target 3; 2 and 0 are tied by
+        // links of weight 0 (another interest); 2 holds 30% of the target.
+        let v = effective(
+            &[
+                (0, 1, 1.0),
+                (1, 0, 1.0),
+                (2, 0, 0.0),
+                (0, 2, 0.0),
+                (2, 3, 0.3),
+            ],
+            4,
+            3,
+        );
+        assert_eq!(v, vec![0.0, 0.0, 0.3, 0.0]);
+        // Beside a loop that diverges, a weightless link carries nothing (0 × ∞ is not ∞).
+        let v = effective(&[(0, 1, 1.0), (1, 0, 1.0), (1, 3, 0.3), (2, 0, 0.0)], 4, 3);
+        assert!(v[0].is_infinite() && v[1].is_infinite());
+        assert_eq!(v[2], 0.0);
+    }
+
+    #[test]
+    fn a_finite_cap_is_passed_on_instead_of_the_uncapped_value() {
+        // v(n) depends on owners. 0 is fixed at 1 and holds 25% of 1; 2 holds 100% of 1 and 1
+        // holds 95% of 2. Uncapped, 1 = 0.25 + 2 and 2 = 0.95 · 1 have no bounded solution;
+        // capped, 1 is saturated and 2 gets 95% of it.
+        let mut g: Graph<(), f64> = Graph::new();
+        for _ in 0..3 {
+            g.add_node(());
+        }
+        for (a, b, w) in [(0, 1, 0.25), (2, 1, 1.0), (1, 2, 0.95)] {
+            g.add_edge(NodeIndex::new(a), NodeIndex::new(b), w);
+        }
+        let w = |e: EdgeIndex| g[e];
+        let fixed = |n: NodeIndex| (n.index() == 0).then_some(1.0);
+        let v = solve(
+            &g,
+            &System {
+                deps: Direction::Incoming,
+                b: &|_| 0.0,
+                w: &w,
+                fixed: &fixed,
+                cap: 1.0,
+            },
+        );
+        assert_eq!(v[1], 1.0);
+        assert!((v[2] - 0.95).abs() < 1e-12, "{v:?}");
     }
 
     #[test]
