@@ -122,12 +122,13 @@ fn holdings(local: &Local, dir: Direction) -> Vec<Holding> {
             }
         })
         .collect();
-    out.sort_by(|a, b| {
-        b.effective_share
-            .total_cmp(&a.effective_share)
-            .then_with(|| a.entity.cmp(&b.entity))
-    });
+    out.sort_by(|a, b| by_share(a.effective_share, &a.entity, b.effective_share, &b.entity));
     out
+}
+
+/// Largest share first, then by id, so answers are stable.
+fn by_share(a: f64, a_id: &str, b: f64, b_id: &str) -> std::cmp::Ordering {
+    b.total_cmp(&a).then_with(|| a_id.cmp(b_id))
 }
 
 fn capped_percent(fraction: f64) -> f64 {
@@ -187,10 +188,6 @@ pub fn ubo(local: &Local, threshold: f64, inclusive: bool, with_paths: bool) -> 
             })
         })
         .collect();
-    out.sort_by(|a, b| {
-        b.effective_share
-            .total_cmp(&a.effective_share)
-            .then_with(|| a.entity.cmp(&b.entity))
-    });
+    out.sort_by(|a, b| by_share(a.effective_share, &a.entity, b.effective_share, &b.entity));
     out
 }

@@ -11,8 +11,10 @@ use super::extract::{Actor, Json, Query};
 use super::{ListParams, entity_id};
 use crate::app::AppState;
 use crate::db;
-use crate::domain::{Entity, EntityKind, EntityPatch, Holding, Jurisdiction, NewEntity, UboItem};
-use crate::engine::{Local, Party, holdings};
+use crate::domain::{
+    Entity, EntityId, EntityKind, EntityPatch, Holding, Jurisdiction, NewEntity, UboItem,
+};
+use crate::engine::{Local, NodeIx, Party, Snapshot, holdings};
 
 #[derive(Serialize, ToSchema)]
 pub struct EntityPage {
@@ -145,6 +147,12 @@ pub struct UboList {
     graph_version: i64,
 }
 
+/// The graph node of a live entity, or 404.
+fn live_node(snap: &Snapshot, id: &EntityId) -> ApiResult<NodeIx> {
+    snap.lookup(id.as_str())
+        .ok_or_else(|| ApiError::NotFound(format!("entity '{id}' not found"), None))
+}
+
 fn as_of(d: Option<NaiveDate>) -> NaiveDate {
     d.unwrap_or_else(|| Utc::now().date_naive())
 }
@@ -159,9 +167,7 @@ pub async fn owners(
 ) -> ApiResult<axum::Json<HoldingList>> {
     let id = entity_id(&id)?;
     let snap = s.graph.load_full();
-    let ix = snap
-        .lookup(id.as_str())
-        .ok_or_else(|| ApiError::NotFound(format!("entity '{id}' not found"), None))?;
+    let ix = live_node(&snap, &id)?;
     let local = Local::upstream(&snap, &Party::Known(ix), &[], as_of(q.as_of));
     Ok(axum::Json(HoldingList {
         items: holdings::owners(&local),
@@ -179,9 +185,7 @@ pub async fn subsidiaries(
 ) -> ApiResult<axum::Json<HoldingList>> {
     let id = entity_id(&id)?;
     let snap = s.graph.load_full();
-    let ix = snap
-        .lookup(id.as_str())
-        .ok_or_else(|| ApiError::NotFound(format!("entity '{id}' not found"), None))?;
+    let ix = live_node(&snap, &id)?;
     let local = Local::downstream(&snap, ix, as_of(q.as_of));
     Ok(axum::Json(HoldingList {
         items: holdings::subsidiaries(&local),
@@ -208,9 +212,7 @@ pub async fn ubo(
         ));
     }
     let snap = s.graph.load_full();
-    let ix = snap
-        .lookup(id.as_str())
-        .ok_or_else(|| ApiError::NotFound(format!("entity '{id}' not found"), None))?;
+    let ix = live_node(&snap, &id)?;
     let local = Local::upstream(&snap, &Party::Known(ix), &[], as_of(q.as_of));
     Ok(axum::Json(UboList {
         items: holdings::ubo(&local, threshold, true, true),
