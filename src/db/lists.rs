@@ -219,7 +219,7 @@ pub async fn list_lists(
     Ok(page(items, limit, |l| l.id.to_string()))
 }
 
-/// Whether every named list exists.
+/// The ids of every list.
 pub async fn existing_lists(pool: &PgPool) -> Result<Vec<String>, DbError> {
     Ok(sqlx::query_scalar("SELECT id FROM lists")
         .fetch_all(pool)

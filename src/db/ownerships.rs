@@ -9,8 +9,7 @@ use super::{
     on_constraint, page,
 };
 use crate::domain::{
-    EntityId, Interest, Invalid, NewOwnership, Ownership, OwnershipId, Share, ShareRange, Stake,
-    Text,
+    EntityId, Interest, Invalid, NewOwnership, Ownership, OwnershipId, Share, ShareRange, Text,
 };
 use crate::engine::{EdgeData, GraphChange};
 
@@ -251,13 +250,4 @@ pub async fn list(pool: &PgPool, f: OwnershipFilter) -> Result<Page<Ownership>, 
         .map(Ownership::try_from)
         .collect::<Result<Vec<_>, _>>()?;
     Ok(page(items, f.limit, |o| o.id.to_string()))
-}
-
-/// Stake of a stored row, for callers that rebuild domain values.
-pub fn stake_of(o: &Ownership) -> Stake {
-    match (o.share, o.share_range) {
-        (Some(s), _) => Stake::Exact(s),
-        (None, Some(r)) => Stake::Range(r),
-        _ => Stake::Unquantified,
-    }
 }
