@@ -8,6 +8,7 @@
 //!
 //! Must not break: a graph change that is not in the change log does not exist.
 
+pub mod bulk;
 pub mod entities;
 pub mod lists;
 pub mod load;
