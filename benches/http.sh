@@ -163,26 +163,47 @@ curl -sf -X PUT -H 'content-type: application/json' "$BASE/v1/policy" --data-bin
 ]}
 JSON
 
-# Prints one line of an oha JSON report.
-report() {
-    python3 - "$1" "$2" <<'PY'
+# CPU time (clock ticks) of the server, and of every postgres process, to split the cost of
+# a request between the two. Postgres processes that exit meanwhile are not counted, which
+# is why pgbench runs (short-lived backends) are not split this way.
+TICK=$(getconf CLK_TCK)
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+pg_ticks() {
+    local t=0 p
+    for p in $(pgrep -u postgres); do t=$((t + $(ticks "$p"))); done
+    echo "$t"
+}
+
+# Runs oha with the given arguments; prints throughput, latency and CPU per request.
+load() {
+    local label=$1 file=$2 s0 p0 s1 p1
+    shift 2
+    s0=$(ticks "$SERVER")
+    p0=$(pg_ticks)
+    oha --no-tui --output-format json "$@" >"$file"
+    s1=$(ticks "$SERVER")
+    p1=$(pg_ticks)
+    python3 - "$label" "$file" $((s1 - s0)) $((p1 - p0)) "$TICK" <<'PY'
 import json, sys
-d = json.load(open(sys.argv[2]))
+label, path, server, pg, tick = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
+d = json.load(open(path))
 s, p = d["summary"], d["latencyPercentiles"]
 codes = d.get("statusCodeDistribution", {})
+n = max(sum(codes.values()), 1)
 errors = {k: v for k, v in d.get("errorDistribution", {}).items() if k != "aborted due to deadline"}
 ms = lambda x: f"{x * 1000:.2f} ms" if x is not None else "-"
-print(f"{sys.argv[1]:<28} {s['requestsPerSec']:>9.0f} req/s   p50 {ms(p['p50'])}   p99 {ms(p['p99'])}"
-      f"   statuses {codes}" + (f"   errors {errors}" if errors else ""))
+cpu = lambda t: f"{t * 1e6 / tick / n:.0f} µs"
+print(f"{label:<20} {s['requestsPerSec']:>7.0f} req/s   p50 {ms(p['p50'])}   p99 {ms(p['p99'])}"
+      f"   cpu/req: service {cpu(server)}, postgres {cpu(pg)}   statuses {codes}"
+      + (f"   errors {errors}" if errors else ""))
 PY
 }
 
 section "(c) screenings: POST /v1/screenings for $DURATION at each concurrency"
 for s in $SAMPLES; do
     for c in $CONCURRENCY; do
-        oha -z "$DURATION" -c "$c" -m POST -T application/json -Z "$OUT/$s.bodies" \
-            --no-tui --output-format json "$BASE/v1/screenings" >"$OUT/screen-$s-$c.json"
-        report "screen $s c=$c" "$OUT/screen-$s-$c.json"
+        load "screen $s c=$c" "$OUT/screen-$s-$c.json" -z "$DURATION" -c "$c" -m POST \
+            -T application/json -Z "$OUT/$s.bodies" "$BASE/v1/screenings"
     done
 done
 grep -E 'VmRSS|VmHWM' "/proc/$SERVER/status"
@@ -190,9 +211,8 @@ grep -E 'VmRSS|VmHWM' "/proc/$SERVER/status"
 section "(e) ancestors over HTTP: GET /v1/entities/{id}/owners for $DURATION"
 for s in $SAMPLES; do
     for c in 1 4; do
-        oha -z "$DURATION" -c "$c" --urls-from-file --no-tui --output-format json \
-            "$OUT/$s.urls" >"$OUT/owners-$s-$c.json"
-        report "owners $s c=$c" "$OUT/owners-$s-$c.json"
+        load "owners $s c=$c" "$OUT/owners-$s-$c.json" -z "$DURATION" -c "$c" \
+            --urls-from-file "$OUT/$s.urls"
     done
 done
 
@@ -220,7 +240,7 @@ SQL
         n=$(wc -l <"$OUT/cte-$s-$c.us")
         p50=$(sed -n "$(((n + 1) / 2))p" "$OUT/cte-$s-$c.us")
         p99=$(sed -n "$(((n * 99 + 99) / 100))p" "$OUT/cte-$s-$c.us")
-        printf '%-28s %9s tx/s    p50 %.2f ms   p99 %.2f ms\n' "cte $s c=$c" "$tps" \
+        printf '%-20s %7s tx/s    p50 %.2f ms   p99 %.2f ms\n' "cte $s c=$c" "$tps" \
             "$(echo "$p50 / 1000" | bc -l)" "$(echo "$p99 / 1000" | bc -l)"
     done
 done
@@ -257,7 +277,7 @@ write_loop() {
     n=$(wc -l <"$OUT/write-$kind.s")
     p50=$(sed -n "$(((n + 1) / 2))p" "$OUT/write-$kind.s")
     p99=$(sed -n "$(((n * 99 + 99) / 100))p" "$OUT/write-$kind.s")
-    printf '\n%-28s %s writes   p50 %.2f ms   p99 %.2f ms\n' "POST /v1/$kind" "$n" \
+    printf '\n%-20s %s writes   p50 %.2f ms   p99 %.2f ms\n' "POST /v1/$kind" "$n" \
         "$(echo "$p50 * 1000" | bc -l)" "$(echo "$p99 * 1000" | bc -l)"
 }
 write_loop entities
