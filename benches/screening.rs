@@ -10,13 +10,15 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use criterion::{Criterion, criterion_group, criterion_main};
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use ownergraph::domain::{Basis, Decision, Rule};
+use ownergraph::domain::{Basis, Decision, EntityKind, Interest, Rule};
 use ownergraph::engine::{self, Local, NodeIx, Party, Snapshot};
-use ownergraph::r#gen::{Config, Registry};
+use ownergraph::r#gen::{Config, Entity, MAX_LEVEL, Registry};
 
 /// Targets per sample: enough to average over the shapes of many groups.
 const SAMPLE: usize = 1_000;
@@ -52,6 +54,102 @@ fn as_of() -> NaiveDate {
 fn screen(snap: &Snapshot, rules: &[Rule], target: NodeIx) -> engine::Outcome {
     let local = Local::upstream(snap, &Party::Known(target), &[], as_of());
     engine::screen(&local, rules)
+}
+
+/// The shape of the registry, beyond its size: what docs/benchmarks.md reports.
+fn describe_dataset(registry: &Registry) {
+    let entities = registry.entities();
+    let count = |f: &dyn Fn(&Entity) -> bool| entities.iter().filter(|e| f(e)).count();
+    let kinds: Vec<String> = EntityKind::ALL
+        .iter()
+        .map(|&k| format!("{} {}", k.as_str(), count(&|e| e.kind == k)))
+        .collect();
+    println!("  kinds: {}", kinds.join(", "));
+
+    let mut sizes = vec![0usize; entities.len()];
+    for g in entities.iter().filter_map(|e| e.group) {
+        sizes[g as usize] += 1;
+    }
+    sizes.retain(|&s| s > 0);
+    sizes.sort_unstable_by(|a, b| b.cmp(a));
+    let at_least = |n: usize| sizes.iter().filter(|&&s| s >= n).count();
+    println!(
+        "  groups: {}, {} of them single companies; {} with 2+ companies, {} with 10+, {} with 100+, {} with 1,000+; largest {:?}",
+        sizes.len(),
+        sizes.len() - at_least(2),
+        at_least(2),
+        at_least(10),
+        at_least(100),
+        at_least(1_000),
+        &sizes[..sizes.len().min(5)],
+    );
+    let levels: Vec<String> = (0..=MAX_LEVEL)
+        .map(|l| format!("{l}: {}", count(&|e| e.level == l)))
+        .collect();
+    println!(
+        "  entities by links below their top owner: {}",
+        levels.join(", ")
+    );
+
+    let links = registry.links();
+    let of = |i: Interest| links.iter().filter(|l| l.interest == i).count();
+    let whole = links
+        .iter()
+        .filter(|l| l.interest == Interest::Shares && l.min == 10_000)
+        .count();
+    println!(
+        "  links: shares {} ({whole} of them 100%), votes {}, board {}, control {}, consolidation {}; {} share ranges, {} with a start date, {} ended",
+        of(Interest::Shares),
+        of(Interest::Votes),
+        of(Interest::Board),
+        of(Interest::Control),
+        of(Interest::Consolidation),
+        links.iter().filter(|l| l.min != l.max).count(),
+        links.iter().filter(|l| l.valid_from.is_some()).count(),
+        links.iter().filter(|l| l.valid_to.is_some()).count(),
+    );
+
+    let mut g = DiGraph::<(), ()>::with_capacity(entities.len(), links.len());
+    for _ in 0..entities.len() {
+        g.add_node(());
+    }
+    for l in links.iter().filter(|l| l.interest == Interest::Shares) {
+        g.add_edge(
+            NodeIndex::new(l.owner as usize),
+            NodeIndex::new(l.owned as usize),
+            (),
+        );
+    }
+    let cycles = tarjan_scc(&g).iter().filter(|c| c.len() > 1).count();
+    println!(
+        "  cross-holdings: {cycles} cycles; {} list entries",
+        registry.listings().len()
+    );
+}
+
+/// Every entity once, one after the other, as a re-screening job after a policy change would.
+fn rescreen(registry: &Registry, snap: &Snapshot, rules: &[Rule]) {
+    let n = registry.entities().len();
+    let started = Instant::now();
+    let mut decisions = [0usize; 3];
+    for ix in 0..n as NodeIx {
+        let i = match screen(snap, rules, ix).decision {
+            Decision::Clear => 0,
+            Decision::Review => 1,
+            Decision::Block => 2,
+        };
+        decisions[i] += 1;
+    }
+    let took = started.elapsed();
+    let pct = |k: usize| 100.0 * decisions[k] as f64 / n.max(1) as f64;
+    println!(
+        "rescreen: all {n} entities in {:.2} s, {:.2} µs each: {:.1}% clear, {:.1}% review, {:.1}% block",
+        took.as_secs_f64(),
+        took.as_secs_f64() * 1e6 / n.max(1) as f64,
+        pct(0),
+        pct(1),
+        pct(2),
+    );
 }
 
 struct Sample {
@@ -154,6 +252,8 @@ fn screening(c: &mut Criterion) {
         built.as_millis(),
     );
     let rules = policy();
+    describe_dataset(&registry);
+    rescreen(&registry, &snap, &rules);
     let samples = samples(&registry, &snap, &rules);
     for s in &samples {
         describe(&snap, s);

@@ -73,6 +73,9 @@ pub struct Entity {
     /// Links between the entity and the top of its group: 0 for persons, trusts, funds and
     /// governments, 1 for a group's parent, up to [`MAX_LEVEL`].
     pub level: u8,
+    /// The parent of the entity's corporate group (a parent is its own); none for persons,
+    /// trusts, funds and governments.
+    pub group: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -288,6 +291,14 @@ fn band(share: u16) -> (u16, u16) {
     }
 }
 
+/// The corporate group being built.
+struct Group<'a> {
+    /// Its parent company, once made.
+    parent: Option<u32>,
+    home: u8,
+    brand: &'a str,
+}
+
 fn pick(rng: &mut ChaCha8Rng, from: &[u32]) -> Option<u32> {
     (!from.is_empty()).then(|| from[rng.gen_range(0..from.len())])
 }
@@ -431,6 +442,7 @@ impl Gen {
                 jurisdiction: Some(j),
                 headquarters: Some(j),
                 level: 0,
+                group: None,
             };
             let ix = self.add(entity, country, |w, rng, out| w.government(rng, label, out));
             self.governments[country as usize] = Some(ix);
@@ -455,6 +467,7 @@ impl Gen {
                 jurisdiction: Some(j),
                 headquarters: None,
                 level: 0,
+                group: None,
             };
             let ix = self.add(entity, country, |w, rng, out| {
                 w.fund(rng, &brand, form, out)
@@ -495,6 +508,7 @@ impl Gen {
             jurisdiction: Some(self.places.codes[nationality as usize]),
             headquarters: residence.map(|r| self.places.codes[r as usize]),
             level: 0,
+            group: None,
         };
         let region = self.places.country(nationality).region;
         let ix = self.add(entity, nationality, |w, rng, out| {
@@ -505,16 +519,16 @@ impl Gen {
         Some(ix)
     }
 
-    /// A company of a group from `home`, registered in `country` at `jurisdiction`.
+    /// A company of group `g`, registered in `country` at `jurisdiction`.
     fn company(
         &mut self,
-        home: u8,
+        g: &Group,
         country: u8,
         jurisdiction: Jurisdiction,
         level: u8,
         role: Role,
-        brand: &str,
     ) -> u32 {
+        let home = g.home;
         let c = self.places.country(country);
         let partnership =
             role == Role::Subsidiary && !c.partnership.is_empty() && self.rng.gen_bool(0.03);
@@ -529,7 +543,7 @@ impl Gen {
         let headquarters = self.headquarters(home, country);
         let abroad = role == Role::Subsidiary && country != home && self.rng.gen_bool(0.5);
         let name = CompanyName {
-            brand,
+            brand: g.brand,
             role,
             registered_in: c.region,
             abroad: abroad.then_some(c.label),
@@ -541,6 +555,7 @@ impl Gen {
             jurisdiction: Some(jurisdiction),
             headquarters,
             level,
+            group: Some(g.parent.unwrap_or(self.out.entities.len() as u32)),
         };
         self.add(entity, home, |w, rng, out| w.company(rng, &name, out))
     }
@@ -593,7 +608,13 @@ impl Gen {
         } else {
             Role::Standalone
         };
-        let parent = self.company(home, country, jurisdiction, 1, role, &brand);
+        let mut g = Group {
+            parent: None,
+            home,
+            brand: &brand,
+        };
+        let parent = self.company(&g, country, jurisdiction, 1, role);
+        g.parent = Some(parent);
         self.top_owners(parent, home, size, cyclic);
 
         self.members.clear();
@@ -611,7 +632,7 @@ impl Gen {
             };
             let jurisdiction = self.places.register(country, &mut self.rng);
             let level = self.out.entities[owner as usize].level + 1;
-            let child = self.company(home, country, jurisdiction, level, Role::Subsidiary, &brand);
+            let child = self.company(&g, country, jurisdiction, level, Role::Subsidiary);
             self.shareholders(child, owner, parent, home);
             self.members.push((child, at as u32, country));
         }
@@ -710,6 +731,7 @@ impl Gen {
             jurisdiction: Some(j),
             headquarters: None,
             level: 0,
+            group: None,
         };
         let trust = self.add(entity, home, |w, rng, out| w.trust(rng, family, out));
         self.link(trust, parent, Interest::Shares, (room, room));
@@ -1081,6 +1103,24 @@ mod tests {
             .filter(|l| r.entities()[l.entity as usize].level == 1)
             .count();
         assert!(listed_parents > 5, "{listed_parents} listed parents");
+
+        // Zipf group sizes: most companies stand alone, and the largest groups come near the
+        // size cap (1% of the registry).
+        let mut sizes = vec![0usize; n];
+        for g in r.entities().iter().filter_map(|e| e.group) {
+            sizes[g as usize] += 1;
+        }
+        let groups = sizes.iter().filter(|&&s| s > 0).count();
+        let single = sizes.iter().filter(|&&s| s == 1).count();
+        assert!(
+            single * 2 > groups && single * 4 < groups * 3,
+            "{single} of {groups}"
+        );
+        let largest = sizes.iter().max().copied().unwrap_or(0);
+        assert!(
+            largest >= n / 200 && largest <= n / 100,
+            "largest group {largest}"
+        );
 
         // Persons at the tops, chains within the bound, stakes of each kind.
         let persons = r
