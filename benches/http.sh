@@ -52,7 +52,7 @@ ms_since() { echo $((($(now_ns) - $1) / 1000000)); }
 psql_q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
 strip_ansi() { sed 's/\x1b\[[0-9;]*m//g'; }
 
-for tool in psql pgbench curl python3; do
+for tool in psql pgbench curl python3 bc; do
     command -v "$tool" >/dev/null || {
         echo "http.sh: $tool is required" >&2
         exit 2

@@ -28,8 +28,8 @@
 //! - **Cycles**: 1% of groups of three or more companies (about 0.2% of all groups) hold a
 //!   cross-holding, a subsidiary owning a few percent of its own parent.
 //!
-//! Generation is one pass with ChaCha8 (about a second for a million entities); names go into
-//! one string arena and shares are integers, so a million entities take some 80 MB.
+//! Generation is one pass with ChaCha8 (a quarter of a second for a million entities); names
+//! go into one string arena and shares are integers, so a million entities take some 90 MB.
 //!
 //! Must not break: the same seed and size give the same registry (the figures in
 //! `docs/benchmarks.md` name their seed), and at no date do the known minimum shares or votes
@@ -327,6 +327,7 @@ struct Gen {
     partners: Vec<u32>,
     /// Parents of groups with subsidiaries, candidates for a listing that taints a group.
     parents: Vec<u32>,
+    /// Great Britain, whose registry reports persons' holdings in bands.
     gb: Jurisdiction,
     /// The group being built: its companies, each one's parent (a position in `members`) and
     /// the country it is registered in.
