@@ -1,4 +1,4 @@
-//! The `ownergraph` command line: `serve`, `migrate`, `seed`.
+//! The `ownergraph` command line: `serve`, `migrate`, `seed`, `gen`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use crate::r#gen::{Config, Registry};
 use crate::{app, db, http, seed};
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/ownergraph";
@@ -45,6 +46,21 @@ enum Command {
     Seed {
         #[arg(long)]
         dir: Option<PathBuf>,
+    },
+    /// Fill an empty database with a synthetic registry for benchmarks: corporate groups,
+    /// ownership chains, sanctions listings (docs/benchmarks.md describes its shape).
+    /// Restart a running instance afterwards: it loads the new graph at start-up.
+    Gen {
+        /// How many entities: companies, persons, trusts, funds and governments.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+        entities: u64,
+        /// The same seed and size give the same registry.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Replace what the database holds: entities, ownerships, lists, list entries,
+        /// screenings and the change log (the policy stays).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -109,6 +125,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let dir = dir.unwrap_or_else(seed::default_dir);
             let r = seed::load(&pool, &dir).await?;
             tracing::info!(created = r.created, existing = r.existing, policy_version = ?r.policy_version, "seed data loaded");
+        }
+        Command::Gen {
+            entities,
+            seed,
+            force,
+        } => {
+            let pool = open(&cli.database_url).await?;
+            let started = std::time::Instant::now();
+            let config = Config {
+                entities: entities as usize,
+                seed,
+            };
+            // Generation is CPU-bound: keep it off the async workers.
+            let registry = tokio::task::spawn_blocking(move || Registry::generate(&config))
+                .await
+                .context("generating the registry failed")?;
+            let generate_ms = started.elapsed().as_millis() as u64;
+            let started = std::time::Instant::now();
+            let loaded = db::bulk::load(&pool, &registry, seed, force)
+                .await
+                .context("loading the registry failed")?;
+            tracing::info!(
+                entities = loaded.entities,
+                ownerships = loaded.ownerships,
+                list_entries = loaded.list_entries,
+                version = loaded.version,
+                generate_ms,
+                load_ms = started.elapsed().as_millis() as u64,
+                "synthetic registry loaded"
+            );
         }
         Command::Serve {
             listen,

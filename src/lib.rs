@@ -13,6 +13,7 @@
 //! - [`app`]: the running service: shared state, applying committed changes to the graph in
 //!   change-log order, and start-up.
 //! - [`seed`]: the demonstration data set in `seed-data/`.
+//! - [`gen`](crate::r#gen): a synthetic registry shaped like a real one, for benchmarks.
 //! - [`cli`]: the `ownergraph` command line.
 
 pub mod app;
@@ -20,5 +21,7 @@ pub mod cli;
 pub mod db;
 pub mod domain;
 pub mod engine;
+// `gen` is a reserved keyword from the 2024 edition on, hence the raw identifier.
+pub mod r#gen;
 pub mod http;
 pub mod seed;

@@ -8,6 +8,7 @@
 //!
 //! Must not break: a graph change that is not in the change log does not exist.
 
+pub mod bulk;
 pub mod entities;
 pub mod lists;
 pub mod load;
@@ -95,6 +96,12 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Er
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(std::time::Duration::from_secs(5))
+        // By default every acquire first pings the connection: one more round trip per
+        // screening stored and per write, and 13% of the service's CPU under screening load
+        // (docs/benchmarks.md). sqlx already pings a connection when it is released and
+        // closes it if broken, so only one that dies while idle in the pool goes unnoticed,
+        // and it fails the one statement that next uses it.
+        .test_before_acquire(false)
         .connect_with(options.application_name("ownergraph"))
         .await
 }

@@ -1,0 +1,289 @@
+#!/usr/bin/env bash
+# The service over HTTP, on a generated registry of a million entities:
+#   (a) start-up until /readyz answers 200, and the "graph loaded" log line;
+#   (b) resident memory once ready (VmRSS, and VmHWM for the peak);
+#   (c) screening throughput and latency with oha, POST /v1/screenings, at a few
+#       concurrency levels, for random and for deep entities;
+#   (d) the latency of single writes: POST /v1/entities, then POST /v1/ownerships;
+#   (e) "who are the ancestors of X" answered over HTTP (GET /v1/entities/{id}/owners) and
+#       by a recursive CTE in Postgres over the same ownerships table (pgbench), side by side.
+#
+# Usage, from anywhere: benches/http.sh
+# Settings (environment): ENTITIES=1000000 SEED=1 DURATION=20s CONCURRENCY="1 4 16 64"
+#   SAMPLE=1000 WRITES=300 PORT=18080 DB=ogbench_1m; CARGO_TARGET_DIR is honoured.
+#
+# It drops and recreates the database DB (whose name must start with ogbench_), sends
+# requests to 127.0.0.1 only, bounds every loop in time and count, and stops the server it
+# started when it ends, however it ends.
+set -euo pipefail
+
+ENTITIES=${ENTITIES:-1000000}
+SEED=${SEED:-1}
+DURATION=${DURATION:-20s}
+CONCURRENCY=${CONCURRENCY:-"1 4 16 64"}
+SAMPLE=${SAMPLE:-1000}
+WRITES=${WRITES:-300}
+PORT=${PORT:-18080}
+DB=${DB:-ogbench_1m}
+READY_TIMEOUT=${READY_TIMEOUT:-300}
+# The date every question is asked at: after the last generated date, so answers do not
+# drift with the calendar.
+AS_OF=2025-07-01
+
+case $DB in
+ogbench_*) ;;
+*)
+    echo "http.sh: DB must start with ogbench_ (it is dropped and recreated)" >&2
+    exit 2
+    ;;
+esac
+
+cd "$(dirname "$0")/.."
+export PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres
+URL="postgres://postgres@127.0.0.1:5432/$DB"
+BASE="http://127.0.0.1:$PORT"
+BIN="${CARGO_TARGET_DIR:-target}/release/ownergraph"
+OUT=$(mktemp -d /tmp/ogbench.XXXXXX)
+PATH="$HOME/.cargo/bin:$PATH"
+
+section() { printf '\n== %s\n' "$*"; }
+now_ns() { date +%s%N; }
+ms_since() { echo $((($(now_ns) - $1) / 1000000)); }
+psql_q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
+strip_ansi() { sed 's/\x1b\[[0-9;]*m//g'; }
+
+for tool in psql pgbench curl python3 bc; do
+    command -v "$tool" >/dev/null || {
+        echo "http.sh: $tool is required" >&2
+        exit 2
+    }
+done
+if ! command -v oha >/dev/null; then
+    section "installing oha (HTTP load generator) from crates.io"
+    cargo install oha --locked --version 1.16.0
+fi
+
+section "machine"
+echo "cores: $(nproc); cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+echo "postgres: $(psql_q -d postgres -c 'SHOW server_version')"
+echo "oha: $(oha --version)"
+echo "work files: $OUT"
+
+section "build (release)"
+cargo build --release --quiet
+
+SERVER=
+stop_server() {
+    if [[ -n $SERVER ]] && kill -0 "$SERVER" 2>/dev/null; then
+        kill -TERM "$SERVER"
+        wait "$SERVER" || true
+    fi
+    SERVER=
+}
+trap stop_server EXIT
+
+section "generate $ENTITIES entities (seed $SEED) into $DB"
+psql_q -d postgres -c "DROP DATABASE IF EXISTS $DB"
+t=$(now_ns)
+"$BIN" --database-url "$URL" gen --entities "$ENTITIES" --seed "$SEED" 2>"$OUT/gen.log"
+echo "gen: $(ms_since "$t") ms in all"
+grep 'synthetic registry loaded' "$OUT/gen.log" | strip_ansi
+psql_q -d "$DB" -F ' ' -c "SELECT 'entities', count(*) FROM entities
+    UNION ALL SELECT 'ownerships', count(*) FROM ownerships
+    UNION ALL SELECT 'list entries', count(*) FROM list_entries"
+
+section "samples: $SAMPLE random entities, $SAMPLE deep ones (10 to 12 links below their top owner)"
+# Depth is the longest chain of shares links from an entity with no owner. Entities whose
+# depth reaches the cut-off of 16 sit below a cross-holding (a cycle) and are left out.
+psql_q -d "$DB" <<SQL
+DROP SCHEMA IF EXISTS bench CASCADE;
+CREATE SCHEMA bench;
+CREATE TABLE bench.random AS
+    SELECT row_number() OVER () AS n, id FROM (SELECT id FROM entities ORDER BY md5(id) LIMIT $SAMPLE) s;
+CREATE TABLE bench.deep AS
+    WITH RECURSIVE down(pk, depth) AS (
+        SELECT e.pk, 0 FROM entities e
+        WHERE NOT EXISTS (SELECT 1 FROM ownerships o WHERE o.owned_pk = e.pk AND o.interest = 'shares')
+      UNION
+        SELECT o.owned_pk, d.depth + 1 FROM down d JOIN ownerships o ON o.owner_pk = d.pk
+        WHERE o.interest = 'shares' AND o.valid_to IS NULL AND d.depth < 16
+    ), deep AS (
+        SELECT pk FROM down GROUP BY pk HAVING max(depth) BETWEEN 10 AND 12
+    )
+    SELECT row_number() OVER () AS n, id FROM (
+        SELECT e.id FROM deep JOIN entities e USING (pk) ORDER BY md5(e.id) LIMIT $SAMPLE
+    ) s;
+SQL
+# A small registry has no group deep enough; its empty samples are skipped.
+SAMPLES=
+for s in random deep; do
+    psql_q -d "$DB" -c "SELECT id FROM bench.$s ORDER BY n" >"$OUT/$s.ids"
+    sed 's/.*/{"entity": "&", "as_of": "'$AS_OF'"}/' "$OUT/$s.ids" >"$OUT/$s.bodies"
+    sed "s|.*|$BASE/v1/entities/&/owners?as_of=$AS_OF|" "$OUT/$s.ids" >"$OUT/$s.urls"
+    echo "$s: $(wc -l <"$OUT/$s.ids") ids"
+    if [[ -s $OUT/$s.ids ]]; then SAMPLES="$SAMPLES $s"; fi
+done
+LAST=${SAMPLES##* }
+
+section "(a) start-up"
+t=$(now_ns)
+"$BIN" --database-url "$URL" serve --no-seed --listen "127.0.0.1:$PORT" 2>"$OUT/serve.log" &
+SERVER=$!
+ready=
+for _ in $(seq 1 $((READY_TIMEOUT * 20))); do
+    if [[ $(curl -s -o /dev/null -w '%{http_code}' "$BASE/readyz") == 200 ]]; then
+        ready=$(ms_since "$t")
+        break
+    fi
+    kill -0 "$SERVER" 2>/dev/null || break
+    sleep 0.05
+done
+if [[ -z $ready ]]; then
+    echo "the server did not get ready in ${READY_TIMEOUT}s:" >&2
+    strip_ansi <"$OUT/serve.log" >&2
+    exit 1
+fi
+echo "ready (/readyz 200) after $ready ms"
+grep 'graph loaded' "$OUT/serve.log" | strip_ansi
+
+section "(b) memory once ready"
+grep -E 'VmRSS|VmHWM' "/proc/$SERVER/status"
+
+# The contract's example policy; a fresh database has none.
+curl -sf -X PUT -H 'content-type: application/json' "$BASE/v1/policy" --data-binary @- >/dev/null <<'JSON'
+{"rules": [
+  {"id": "ofac-50", "kind": "sanctions", "lists": ["*"], "threshold": 50, "inclusive": true,
+   "aggregate": true, "interests": ["shares"], "control": "review", "review_threshold": 25},
+  {"id": "unsupported-regions", "kind": "jurisdiction", "jurisdictions": ["CN", "HK", "MO", "RU", "IR", "KP", "CU", "SY"],
+   "fields": ["jurisdiction", "headquarters"], "include_persons": false,
+   "threshold": 50, "inclusive": false, "aggregate": true, "interests": ["shares"],
+   "control": "review", "review_threshold": 25},
+  {"id": "ubo", "kind": "beneficial_ownership", "threshold": 25, "inclusive": true}
+]}
+JSON
+
+# CPU time (clock ticks) of the server, and of every postgres process, to split the cost of
+# a request between the two. Postgres processes that exit meanwhile are not counted, which
+# is why pgbench runs (short-lived backends) are not split this way.
+TICK=$(getconf CLK_TCK)
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+pg_ticks() {
+    local t=0 p
+    for p in $(pgrep -u postgres); do t=$((t + $(ticks "$p"))); done
+    echo "$t"
+}
+
+# Runs oha with the given arguments; prints throughput, latency and CPU per request.
+load() {
+    local label=$1 file=$2 s0 p0 s1 p1
+    shift 2
+    s0=$(ticks "$SERVER")
+    p0=$(pg_ticks)
+    oha --no-tui --output-format json "$@" >"$file"
+    s1=$(ticks "$SERVER")
+    p1=$(pg_ticks)
+    python3 - "$label" "$file" $((s1 - s0)) $((p1 - p0)) "$TICK" <<'PY'
+import json, sys
+label, path, server, pg, tick = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
+d = json.load(open(path))
+s, p = d["summary"], d["latencyPercentiles"]
+codes = d.get("statusCodeDistribution", {})
+n = max(sum(codes.values()), 1)
+errors = {k: v for k, v in d.get("errorDistribution", {}).items() if k != "aborted due to deadline"}
+ms = lambda x: f"{x * 1000:.2f} ms" if x is not None else "-"
+cpu = lambda t: f"{t * 1e6 / tick / n:.0f} µs"
+print(f"{label:<20} {s['requestsPerSec']:>7.0f} req/s   p50 {ms(p['p50'])}   p99 {ms(p['p99'])}"
+      f"   cpu/req: service {cpu(server)}, postgres {cpu(pg)}   statuses {codes}"
+      + (f"   errors {errors}" if errors else ""))
+PY
+}
+
+section "(c) screenings: POST /v1/screenings for $DURATION at each concurrency"
+for s in $SAMPLES; do
+    for c in $CONCURRENCY; do
+        load "screen $s c=$c" "$OUT/screen-$s-$c.json" -z "$DURATION" -c "$c" -m POST \
+            -T application/json -Z "$OUT/$s.bodies" "$BASE/v1/screenings"
+    done
+done
+grep -E 'VmRSS|VmHWM' "/proc/$SERVER/status"
+
+section "(e) ancestors over HTTP: GET /v1/entities/{id}/owners for $DURATION"
+for s in $SAMPLES; do
+    for c in 1 4; do
+        load "owners $s c=$c" "$OUT/owners-$s-$c.json" -z "$DURATION" -c "$c" \
+            --urls-from-file "$OUT/$s.urls"
+    done
+done
+
+section "(e) ancestors in Postgres: recursive CTE with pgbench for $DURATION"
+for s in $SAMPLES; do
+    cat >"$OUT/cte-$s.sql" <<SQL
+\\set i random(1, $SAMPLE)
+WITH RECURSIVE up(pk) AS (
+    SELECT e.pk FROM entities e WHERE e.id = (SELECT id FROM bench.$s WHERE n = :i)
+  UNION
+    SELECT o.owner_pk FROM ownerships o JOIN up ON o.owned_pk = up.pk
+    WHERE o.deleted_at IS NULL AND o.interest <> 'consolidation'
+      AND (o.valid_from IS NULL OR o.valid_from <= DATE '$AS_OF')
+      AND (o.valid_to IS NULL OR DATE '$AS_OF' < o.valid_to)
+)
+SELECT e.id, e.name FROM up JOIN entities e ON e.pk = up.pk;
+SQL
+    for c in 1 4; do
+        rm -f "$OUT"/pgbench_log.*
+        (cd "$OUT" && pgbench -n -M prepared -c "$c" -j "$c" -T "${DURATION%s}" -l \
+            -f "cte-$s.sql" "$DB" >"pgbench-$s-$c.txt" 2>&1)
+        tps=$(awk '/^tps/ {printf "%.0f", $3; exit}' "$OUT/pgbench-$s-$c.txt")
+        # Per-transaction log: the third field is the latency in microseconds.
+        cat "$OUT"/pgbench_log.* | awk '{print $3}' | sort -n >"$OUT/cte-$s-$c.us"
+        n=$(wc -l <"$OUT/cte-$s-$c.us")
+        p50=$(sed -n "$(((n + 1) / 2))p" "$OUT/cte-$s-$c.us")
+        p99=$(sed -n "$(((n * 99 + 99) / 100))p" "$OUT/cte-$s-$c.us")
+        printf '%-20s %7s tx/s    p50 %.2f ms   p99 %.2f ms\n' "cte $s c=$c" "$tps" \
+            "$(echo "$p50 / 1000" | bc -l)" "$(echo "$p99 / 1000" | bc -l)"
+    done
+done
+# One query of the last sample in full, and the same answer from both sides.
+one=$(sed -e '1d' -e 's/:i/1/' "$OUT/cte-$LAST.sql")
+id=$(head -1 "$OUT/$LAST.ids")
+echo "EXPLAIN ANALYZE for $LAST entity $id:"
+psql_q -d "$DB" -c "EXPLAIN (ANALYZE, SUMMARY) $one" | grep -E 'Recursive Union|Planning Time|Execution Time'
+http=$(curl -sf "$BASE/v1/entities/$id/owners?as_of=$AS_OF" |
+    python3 -c 'import json, sys; print(len(json.load(sys.stdin)["items"]))')
+sql=$(psql_q -d "$DB" -c "${one/SELECT e.id, e.name FROM up/SELECT count(*) - 1 FROM up}")
+echo "ancestors of $id: $http over HTTP, $sql in SQL"
+
+section "(d) writes, one at a time: $WRITES x POST /v1/entities, then $WRITES x POST /v1/ownerships"
+# Each write commits in Postgres and is applied to the graph before it is answered.
+# Bounded by count and by a two-minute budget per kind.
+write_loop() {
+    local kind=$1 deadline=$(($(date +%s) + 120))
+    : >"$OUT/write-$kind.txt"
+    for i in $(seq 1 "$WRITES"); do
+        [[ $(date +%s) -lt $deadline ]] || break
+        if [[ $kind == entities ]]; then
+            body="{\"id\": \"bench-w-$i\", \"kind\": \"company\", \"name\": \"Benchmark Write $i Limited\", \"jurisdiction\": \"GB\"}"
+        else
+            owner=$(sed -n "$((i % SAMPLE + 1))p" "$OUT/random.ids")
+            body="{\"owner\": \"$owner\", \"owned\": \"bench-w-$i\", \"share\": 100, \"source\": \"benchmark\"}"
+        fi
+        curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -X POST \
+            -H 'content-type: application/json' -d "$body" "$BASE/v1/$kind" >>"$OUT/write-$kind.txt"
+    done
+    awk '{print $1}' "$OUT/write-$kind.txt" | sort | uniq -c | awk '{printf "%s x %s  ", $1, $2}'
+    awk '{print $2}' "$OUT/write-$kind.txt" | sort -n >"$OUT/write-$kind.s"
+    local n p50 p99
+    n=$(wc -l <"$OUT/write-$kind.s")
+    p50=$(sed -n "$(((n + 1) / 2))p" "$OUT/write-$kind.s")
+    p99=$(sed -n "$(((n * 99 + 99) / 100))p" "$OUT/write-$kind.s")
+    printf '\n%-20s %s writes   p50 %.2f ms   p99 %.2f ms\n' "POST /v1/$kind" "$n" \
+        "$(echo "$p50 * 1000" | bc -l)" "$(echo "$p99 * 1000" | bc -l)"
+}
+write_loop entities
+write_loop ownerships
+
+section "memory at the end"
+grep -E 'VmRSS|VmHWM' "/proc/$SERVER/status"
+stop_server
+echo "server stopped; raw results in $OUT"
