@@ -32,19 +32,9 @@ fn env(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// The example policy of the contract's section 3.
+/// The example policy of the contract.
 fn policy() -> Vec<Rule> {
-    serde_json::from_value(serde_json::json!([
-        {"id": "ofac-50", "kind": "sanctions", "lists": ["*"], "threshold": 50, "inclusive": true,
-         "aggregate": true, "interests": ["shares"], "control": "review", "review_threshold": 25},
-        {"id": "unsupported-regions", "kind": "jurisdiction",
-         "jurisdictions": ["CN", "HK", "MO", "RU", "IR", "KP", "CU", "SY"],
-         "fields": ["jurisdiction", "headquarters"], "include_persons": false,
-         "threshold": 50, "inclusive": false, "aggregate": true, "interests": ["shares"],
-         "control": "review", "review_threshold": 25},
-        {"id": "ubo", "kind": "beneficial_ownership", "threshold": 25, "inclusive": true}
-    ]))
-    .expect("the contract's example policy parses")
+    ownergraph::domain::PolicySpec::contract_example().rules
 }
 
 fn as_of() -> NaiveDate {

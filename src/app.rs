@@ -293,7 +293,7 @@ impl AppState {
     ) -> Result<Screening, ApiError> {
         let request_json = serde_json::to_value(&req).unwrap_or_default();
         let declared = req.owners()?;
-        let as_of = req.as_of.unwrap_or_else(|| Utc::now().date_naive());
+        let as_of = req.as_of.unwrap_or_else(crate::domain::today);
 
         // Resolve identifiers first: that is the only SQL on the way, and it must happen
         // before the snapshot is taken so that the snapshot is at least as new.

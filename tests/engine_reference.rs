@@ -1079,19 +1079,9 @@ fn engine_agrees_with_the_reference_on_random_graphs() {
 // Worked examples.
 // ---------------------------------------------------------------------------------------------
 
-/// The policy of the contract's section 3.
+/// The example policy of the contract.
 fn contract_policy() -> Vec<Rule> {
-    serde_json::from_value(json!([
-      {"id": "ofac-50", "kind": "sanctions", "lists": ["*"], "threshold": 50, "inclusive": true,
-       "aggregate": true, "interests": ["shares"], "control": "review", "review_threshold": 25},
-      {"id": "unsupported-regions", "kind": "jurisdiction",
-       "jurisdictions": ["CN", "HK", "MO", "RU", "IR", "KP", "CU", "SY"],
-       "fields": ["jurisdiction", "headquarters"], "include_persons": false,
-       "threshold": 50, "inclusive": false, "aggregate": true, "interests": ["shares"],
-       "control": "review", "review_threshold": 25},
-      {"id": "ubo", "kind": "beneficial_ownership", "threshold": 25, "inclusive": true}
-    ]))
-    .unwrap()
+    ownergraph::domain::PolicySpec::contract_example().rules
 }
 
 /// A small graph built by hand: companies, some listed on `sdn`, some located somewhere.

@@ -35,6 +35,14 @@ fn corrupt(what: &str, v: &str) -> DbError {
     DbError::Corrupt(format!("stored {what} '{v}' does not parse"))
 }
 
+/// Aliases as stored; the error is the one that no longer parses.
+pub(crate) fn stored_aliases(v: &[String]) -> Result<Aliases, &str> {
+    v.iter()
+        .map(|a| Name::parse(a).map_err(|_| a.as_str()))
+        .collect::<Result<_, _>>()
+        .map(Aliases)
+}
+
 pub(crate) fn parse_jurisdiction(v: Option<&str>) -> Result<Option<Jurisdiction>, DbError> {
     v.map(|s| Jurisdiction::parse(s).map_err(|_| corrupt("jurisdiction", s)))
         .transpose()
@@ -47,12 +55,7 @@ impl TryFrom<EntityRow> for Entity {
             id: r.id.parse().map_err(|_| corrupt("entity id", &r.id))?,
             kind: EntityKind::parse(&r.kind).ok_or_else(|| corrupt("kind", &r.kind))?,
             name: Name::parse(&r.name).map_err(|_| corrupt("name", &r.name))?,
-            aliases: Aliases(
-                r.aliases
-                    .iter()
-                    .map(|a| Name::parse(a).map_err(|_| corrupt("alias", a)))
-                    .collect::<Result<_, _>>()?,
-            ),
+            aliases: stored_aliases(&r.aliases).map_err(|a| corrupt("alias", a))?,
             jurisdiction: parse_jurisdiction(r.jurisdiction.as_deref())?,
             headquarters: parse_jurisdiction(r.headquarters.as_deref())?,
             identifiers: Identifiers::from_stored(r.identifiers.0),
@@ -96,29 +99,62 @@ pub async fn create(
     actor: &str,
     new: NewEntity,
 ) -> Result<(Entity, Committed), DbError> {
-    let (mut tx, version) = begin_change(pool).await?;
+    let (tx, version) = begin_change(pool).await?;
     let id = new.id.unwrap_or_else(EntityId::generate);
-    let row: EntityRow = sqlx::query_as(&format!(
-        "INSERT INTO entities (id, kind, name, aliases, jurisdiction, headquarters, identifiers, search)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
-    ))
-    .bind(id.as_str())
-    .bind(new.kind.as_str())
-    .bind(new.name.as_str())
-    .bind(alias_strings(&new.aliases))
-    .bind(new.jurisdiction.map(String::from))
-    .bind(new.headquarters.map(String::from))
-    .bind(identifiers_json(&new.identifiers))
-    .bind(search_text(&new.name, &new.aliases))
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(on_constraint)?;
+    let fields = Fields {
+        kind: new.kind,
+        name: &new.name,
+        aliases: &new.aliases,
+        jurisdiction: new.jurisdiction,
+        headquarters: new.headquarters,
+        identifiers: &new.identifiers,
+    };
+    let sql = "INSERT INTO entities (id, kind, name, aliases, jurisdiction, headquarters, identifiers, search)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    write(tx, version, actor, "entity.create", sql, &id, fields, None).await
+}
+
+/// The stored fields of an entity, as `write` binds them.
+struct Fields<'a> {
+    kind: EntityKind,
+    name: &'a Name,
+    aliases: &'a Aliases,
+    jurisdiction: Option<Jurisdiction>,
+    headquarters: Option<Jurisdiction>,
+    identifiers: &'a Identifiers,
+}
+
+/// Runs an INSERT or UPDATE that takes `$1` id, then kind, name, aliases, jurisdiction,
+/// headquarters, identifiers and search text; records the change and commits.
+#[allow(clippy::too_many_arguments)]
+async fn write(
+    mut tx: super::Tx,
+    version: i64,
+    actor: &str,
+    action: &'static str,
+    sql: &str,
+    id: &EntityId,
+    f: Fields<'_>,
+    before: Option<&Entity>,
+) -> Result<(Entity, Committed), DbError> {
+    let row: EntityRow = sqlx::query_as(&format!("{sql} RETURNING {COLUMNS}"))
+        .bind(id.as_str())
+        .bind(f.kind.as_str())
+        .bind(f.name.as_str())
+        .bind(alias_strings(f.aliases))
+        .bind(f.jurisdiction.map(String::from))
+        .bind(f.headquarters.map(String::from))
+        .bind(identifiers_json(f.identifiers))
+        .bind(search_text(f.name, f.aliases))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(on_constraint)?;
     let entity = Entity::try_from(row)?;
     let rec = ChangeRecord {
         actor,
-        action: "entity.create",
+        action,
         entities: vec![entity.id.to_string()],
-        before: None,
+        before: before.and_then(json),
         after: json(&entity),
         changes: vec![GraphChange::UpsertEntity {
             node: node(&entity),
@@ -159,35 +195,28 @@ pub async fn patch(
     let (mut tx, version) = begin_change(pool).await?;
     let before = Entity::try_from(lock_live(&mut tx, id).await?)?;
     let after = before.patched(p);
-    let row: EntityRow = sqlx::query_as(&format!(
-        "UPDATE entities SET kind = $2, name = $3, aliases = $4, jurisdiction = $5, headquarters = $6,
-             identifiers = $7, search = $8, updated_at = now()
-         WHERE id = $1 RETURNING {COLUMNS}"
-    ))
-    .bind(id.as_str())
-    .bind(after.kind.as_str())
-    .bind(after.name.as_str())
-    .bind(alias_strings(&after.aliases))
-    .bind(after.jurisdiction.map(String::from))
-    .bind(after.headquarters.map(String::from))
-    .bind(identifiers_json(&after.identifiers))
-    .bind(search_text(&after.name, &after.aliases))
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(on_constraint)?;
-    let entity = Entity::try_from(row)?;
-    let rec = ChangeRecord {
-        actor,
-        action: "entity.update",
-        entities: vec![entity.id.to_string()],
-        before: json(&before),
-        after: json(&entity),
-        changes: vec![GraphChange::UpsertEntity {
-            node: node(&entity),
-        }],
+    let fields = Fields {
+        kind: after.kind,
+        name: &after.name,
+        aliases: &after.aliases,
+        jurisdiction: after.jurisdiction,
+        headquarters: after.headquarters,
+        identifiers: &after.identifiers,
     };
-    let committed = commit_change(tx, version, rec).await?;
-    Ok((entity, committed))
+    let sql = "UPDATE entities SET kind = $2, name = $3, aliases = $4, jurisdiction = $5, headquarters = $6,
+                   identifiers = $7, search = $8, updated_at = now()
+               WHERE id = $1";
+    write(
+        tx,
+        version,
+        actor,
+        "entity.update",
+        sql,
+        id,
+        fields,
+        Some(&before),
+    )
+    .await
 }
 
 /// Soft-deletes an entity and every ownership that touches it.

@@ -8,8 +8,7 @@ use super::{
     on_constraint, page,
 };
 use crate::domain::{
-    Aliases, EntityKind, Entry, EntryId, List, ListId, ListKind, ListPatch, Name, NewEntry,
-    NewList, Text,
+    EntityKind, Entry, EntryId, List, ListId, ListKind, ListPatch, Name, NewEntry, NewList, Text,
 };
 use crate::engine::{GraphChange, ListMeta, Listing};
 
@@ -91,12 +90,7 @@ impl TryFrom<EntryRow> for Entry {
             id: r.id.parse().map_err(|_| bad("id"))?,
             list: r.list.parse().map_err(|_| bad("list"))?,
             name: Name::parse(&r.name).map_err(|_| bad("name"))?,
-            aliases: Aliases(
-                r.aliases
-                    .iter()
-                    .map(|a| Name::parse(a).map_err(|_| bad("alias")))
-                    .collect::<Result<_, _>>()?,
-            ),
+            aliases: super::entities::stored_aliases(&r.aliases).map_err(|_| bad("alias"))?,
             kind: r
                 .kind
                 .as_deref()
@@ -121,7 +115,7 @@ impl TryFrom<EntryRow> for Entry {
     }
 }
 
-const LIST_COLUMNS: &str = "pk, id, name, kind, active, created_at, updated_at";
+pub(crate) const LIST_COLUMNS: &str = "pk, id, name, kind, active, created_at, updated_at";
 
 pub async fn create_list(
     pool: &PgPool,

@@ -4,11 +4,20 @@ use futures_util::TryStreamExt;
 use sqlx::PgPool;
 
 use super::DbError;
-use super::entities::{COLUMNS, EntityRow};
-use super::lists::{ENTRY_SELECT, EntryRow, ListRow};
+use super::entities::parse_jurisdiction;
+use super::lists::{ENTRY_SELECT, EntryRow, LIST_COLUMNS, ListRow};
 use super::ownerships::{OwnershipRow, SELECT};
-use crate::domain::Entity;
-use crate::engine::{BaseBuilder, Snapshot};
+use crate::domain::EntityKind;
+use crate::engine::{BaseBuilder, NodeData, Snapshot};
+
+#[derive(sqlx::FromRow)]
+struct NodeRow {
+    id: String,
+    name: String,
+    kind: String,
+    jurisdiction: Option<String>,
+    headquarters: Option<String>,
+}
 
 /// Reads entities, ownerships, lists and listings in one REPEATABLE READ transaction, so the
 /// snapshot matches exactly the change-log version read in the same transaction.
@@ -28,10 +37,20 @@ pub async fn snapshot(pool: &PgPool) -> Result<Snapshot, DbError> {
     .await?;
     let mut b = BaseBuilder::with_capacity(nodes as usize, edges as usize);
     {
-        let sql = format!("SELECT {COLUMNS} FROM entities WHERE deleted_at IS NULL");
-        let mut rows = sqlx::query_as::<_, EntityRow>(&sql).fetch(&mut *tx);
-        while let Some(row) = rows.try_next().await? {
-            b.add_node(super::entities::node(&Entity::try_from(row)?));
+        // Only what the graph keeps: aliases and identifiers stay in the store.
+        let mut rows = sqlx::query_as::<_, NodeRow>(
+            "SELECT id, name, kind, jurisdiction, headquarters FROM entities WHERE deleted_at IS NULL",
+        )
+        .fetch(&mut *tx);
+        while let Some(r) = rows.try_next().await? {
+            b.add_node(NodeData {
+                kind: EntityKind::parse(&r.kind)
+                    .ok_or_else(|| DbError::Corrupt(format!("entity '{}' kind", r.id)))?,
+                jurisdiction: parse_jurisdiction(r.jurisdiction.as_deref())?,
+                headquarters: parse_jurisdiction(r.headquarters.as_deref())?,
+                id: r.id.into(),
+                name: r.name.into(),
+            });
         }
     }
     {
@@ -42,10 +61,9 @@ pub async fn snapshot(pool: &PgPool) -> Result<Snapshot, DbError> {
                 .map_err(|e| DbError::Corrupt(e.to_string()))?;
         }
     }
-    let lists: Vec<ListRow> =
-        sqlx::query_as("SELECT pk, id, name, kind, active, created_at, updated_at FROM lists")
-            .fetch_all(&mut *tx)
-            .await?;
+    let lists: Vec<ListRow> = sqlx::query_as(&format!("SELECT {LIST_COLUMNS} FROM lists"))
+        .fetch_all(&mut *tx)
+        .await?;
     for l in &lists {
         b.add_list(l.meta());
     }

@@ -83,6 +83,11 @@ impl From<Text> for String {
     }
 }
 
+/// The date a question is asked at when it names none: today, in UTC.
+pub fn today() -> chrono::NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
 /// For PATCH bodies: tells an absent field (`None`) from an explicit `null` (`Some(None)`).
 pub fn double_option<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
 where

@@ -374,6 +374,25 @@ impl PolicySpec {
     }
 }
 
+/// The example policy of the contract (OFAC 50%, unsupported regions, UBO at 25%), for tests,
+/// benchmarks and documentation.
+pub const CONTRACT_EXAMPLE: &str = r#"{"rules": [
+  {"id": "ofac-50", "kind": "sanctions", "lists": ["*"], "threshold": 50, "inclusive": true,
+   "aggregate": true, "interests": ["shares"], "control": "review", "review_threshold": 25},
+  {"id": "unsupported-regions", "kind": "jurisdiction", "jurisdictions": ["CN", "HK", "MO", "RU", "IR", "KP", "CU", "SY"],
+   "fields": ["jurisdiction", "headquarters"], "include_persons": false,
+   "threshold": 50, "inclusive": false, "aggregate": true, "interests": ["shares"],
+   "control": "review", "review_threshold": 25},
+  {"id": "ubo", "kind": "beneficial_ownership", "threshold": 25, "inclusive": true}
+]}"#;
+
+impl PolicySpec {
+    pub fn contract_example() -> PolicySpec {
+        serde_json::from_str(CONTRACT_EXAMPLE)
+            .unwrap_or_else(|e| unreachable!("the example parses: {e}"))
+    }
+}
+
 /// A stored policy version.
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct Policy {
@@ -397,19 +416,9 @@ impl Policy {
 mod tests {
     use super::*;
 
-    const CONTRACT_POLICY: &str = r#"{"rules": [
-      {"id": "ofac-50", "kind": "sanctions", "lists": ["*"], "threshold": 50, "inclusive": true,
-       "aggregate": true, "interests": ["shares"], "control": "review", "review_threshold": 25},
-      {"id": "unsupported-regions", "kind": "jurisdiction", "jurisdictions": ["CN", "HK", "MO", "RU", "IR", "KP", "CU", "SY"],
-       "fields": ["jurisdiction", "headquarters"], "include_persons": false,
-       "threshold": 50, "inclusive": false, "aggregate": true, "interests": ["shares"],
-       "control": "review", "review_threshold": 25},
-      {"id": "ubo", "kind": "beneficial_ownership", "threshold": 25, "inclusive": true}
-    ]}"#;
-
     #[test]
     fn the_contract_example_policy_parses_and_checks() {
-        let p: PolicySpec = serde_json::from_str(CONTRACT_POLICY).unwrap();
+        let p: PolicySpec = PolicySpec::contract_example();
         p.check(|_| true).unwrap();
         assert_eq!(p.rules.len(), 3);
         assert_eq!(p.rules[1].test().unwrap().threshold, 50.0);

@@ -69,6 +69,16 @@ struct Builder<'s> {
 }
 
 impl<'s> Builder<'s> {
+    fn new(snap: &'s Snapshot, as_of: NaiveDate) -> Self {
+        Builder {
+            snap,
+            as_of,
+            graph: Graph::new(),
+            seen: HashMap::new(),
+            queue: Vec::new(),
+        }
+    }
+
     fn node(&mut self, party: &Party) -> NodeIndex {
         match party {
             Party::Known(ix) => {
@@ -142,13 +152,7 @@ impl<'s> Local<'s> {
         declared: &[Declared],
         as_of: NaiveDate,
     ) -> Self {
-        let mut b = Builder {
-            snap,
-            as_of,
-            graph: Graph::new(),
-            seen: HashMap::new(),
-            queue: Vec::new(),
-        };
+        let mut b = Builder::new(snap, as_of);
         let t = b.node(target);
         let mut replaced = Vec::new();
         for d in declared {
@@ -190,13 +194,7 @@ impl<'s> Local<'s> {
 
     /// The target and everything it holds, directly and indirectly, at `as_of`.
     pub fn downstream(snap: &'s Snapshot, target: NodeIx, as_of: NaiveDate) -> Self {
-        let mut b = Builder {
-            snap,
-            as_of,
-            graph: Graph::new(),
-            seen: HashMap::new(),
-            queue: Vec::new(),
-        };
+        let mut b = Builder::new(snap, as_of);
         let t = b.node(&Party::Known(target));
         while let Some(ix) = b.queue.pop() {
             let here = b.seen[&ix];

@@ -14,6 +14,7 @@ use petgraph::Direction::{Incoming, Outgoing};
 use petgraph::graph::{EdgeIndex, NodeIndex};
 use petgraph::visit::EdgeRef;
 
+use super::graph::{ListMeta, Listing};
 use super::local::Local;
 use super::paths::{self, PathSpec};
 use super::solve::{System, solve};
@@ -48,26 +49,39 @@ impl Sources<'_> {
 
     /// The listings that make `n` a source of a sanctions rule, with their lists' names.
     fn listings(&self, local: &Local, n: NodeIndex) -> Vec<(ListingRef, String)> {
-        let Sources::Sanctions(selectors) = self else {
-            return Vec::new();
-        };
-        local.graph[n]
-            .listings
-            .iter()
-            .filter_map(|l| {
-                let list = local.snap.list(l.list)?;
-                let wanted = selectors.iter().any(|s| match s {
-                    ListSelector::All => true,
-                    ListSelector::One(id) => id.as_str() == &*list.id,
-                });
+        self.selected(local, n)
+            .map(|(l, list)| {
                 let r = ListingRef {
                     list: list.id.to_string(),
                     entry: l.entry_id.to_string(),
                     listed_on: l.listed_on,
                 };
-                wanted.then(|| (r, list.name.to_string()))
+                (r, list.name.to_string())
             })
             .collect()
+    }
+
+    /// The listings of `n` on the lists a sanctions rule selects, without allocating: this runs
+    /// for every ancestor of every screened entity.
+    fn selected<'l>(
+        &self,
+        local: &'l Local,
+        n: NodeIndex,
+    ) -> impl Iterator<Item = (&'l Listing, &'l ListMeta)> {
+        let selectors: &[ListSelector] = match self {
+            Sources::Sanctions(s) => s,
+            Sources::Jurisdiction { .. } => &[],
+        };
+        local.graph[n].listings.iter().filter_map(move |l| {
+            let list = local.snap.list(l.list)?;
+            selectors
+                .iter()
+                .any(|s| match s {
+                    ListSelector::All => true,
+                    ListSelector::One(id) => id.as_str() == &*list.id,
+                })
+                .then_some((*l, list))
+        })
     }
 
     /// The (field, rule code) pairs that place `n` in a restricted jurisdiction.
@@ -101,7 +115,7 @@ impl Sources<'_> {
 
     fn is_source(&self, local: &Local, n: NodeIndex) -> bool {
         match self {
-            Sources::Sanctions(_) => !self.listings(local, n).is_empty(),
+            Sources::Sanctions(_) => self.selected(local, n).next().is_some(),
             Sources::Jurisdiction { .. } => !self.locations(local, n).is_empty(),
         }
     }

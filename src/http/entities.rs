@@ -2,13 +2,13 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{Actor, Json, Query};
-use super::{ListParams, entity_id};
+use super::{ListParams, entity_id, page_limit};
 use crate::app::AppState;
 use crate::db;
 use crate::domain::{
@@ -53,11 +53,7 @@ pub async fn list(
     State(s): State<AppState>,
     Query(q): Query<EntityQuery>,
 ) -> ApiResult<axum::Json<EntityPage>> {
-    let limit = ListParams {
-        limit: q.limit,
-        cursor: None,
-    }
-    .limit()?;
+    let limit = page_limit(q.limit)?;
     let q_text = q.q.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
     let filter = db::entities::EntityFilter {
         q: q_text,
@@ -154,7 +150,7 @@ fn live_node(snap: &Snapshot, id: &EntityId) -> ApiResult<NodeIx> {
 }
 
 fn as_of(d: Option<NaiveDate>) -> NaiveDate {
-    d.unwrap_or_else(|| Utc::now().date_naive())
+    d.unwrap_or_else(crate::domain::today)
 }
 
 /// Every upstream owner, with direct and effective shares.

@@ -106,15 +106,20 @@ pub struct ListParams {
 
 impl ListParams {
     pub fn limit(&self) -> Result<usize, ApiError> {
-        match self.limit {
-            None => Ok(50),
-            Some(n @ 1..=1000) => Ok(n),
-            Some(_) => Err(ApiError::invalid(
-                "limit",
-                "invalid_limit",
-                "limit is between 1 and 1000",
-            )),
-        }
+        page_limit(self.limit)
+    }
+}
+
+/// A page size: 50 when absent, else 1 to 1000.
+pub fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
+    match limit {
+        None => Ok(50),
+        Some(n @ 1..=1000) => Ok(n),
+        Some(_) => Err(ApiError::invalid(
+            "limit",
+            "invalid_limit",
+            "limit is between 1 and 1000",
+        )),
     }
 }
 

@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{Actor, Json, Query};
-use super::{ListParams, parse_id};
+use super::{page_limit, parse_id};
 use crate::app::AppState;
 use crate::db;
 use crate::domain::{EntityId, NewOwnership, Ownership, OwnershipId};
@@ -72,11 +72,7 @@ pub async fn list(
     State(s): State<AppState>,
     Query(q): Query<OwnershipQuery>,
 ) -> ApiResult<axum::Json<OwnershipPage>> {
-    let limit = ListParams {
-        limit: q.limit,
-        cursor: None,
-    }
-    .limit()?;
+    let limit = page_limit(q.limit)?;
     let f = db::ownerships::OwnershipFilter {
         owner: q.owner,
         owned: q.owned,

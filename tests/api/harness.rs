@@ -284,17 +284,20 @@ impl Drop for TestApp {
     }
 }
 
+/// A rule of the contract's example policy, by position, as JSON to adjust.
+fn example_rule(i: usize) -> Value {
+    let policy: Value = serde_json::from_str(ownergraph::domain::CONTRACT_EXAMPLE).unwrap();
+    policy["rules"][i].clone()
+}
+
 /// The contract's `ofac-50` rule.
 pub fn ofac_50() -> Value {
-    json!({"id": "ofac-50", "kind": "sanctions", "lists": ["*"], "threshold": 50, "inclusive": true,
-           "aggregate": true, "interests": ["shares"], "control": "review", "review_threshold": 25})
+    example_rule(0)
 }
 
 /// The contract's `unsupported-regions` rule.
 pub fn unsupported_regions() -> Value {
-    json!({"id": "unsupported-regions", "kind": "jurisdiction", "jurisdictions": ["CN", "HK", "MO", "RU", "IR", "KP", "CU", "SY"],
-           "fields": ["jurisdiction", "headquarters"], "include_persons": false, "threshold": 50, "inclusive": false,
-           "aggregate": true, "interests": ["shares"], "control": "review", "review_threshold": 25})
+    example_rule(1)
 }
 
 /// The first reason of a screening for a rule.
