@@ -12,6 +12,8 @@
 //! - [`http`]: the axum routes, extractors, error type and OpenAPI description.
 //! - [`app`]: the running service: shared state, applying committed changes to the graph in
 //!   change-log order, and start-up.
+//! - [`names`]: name screening in the running service: the name indexes of list entries and
+//!   entities, kept in step with the change log.
 //! - [`seed`]: the demonstration data set in `seed-data/`.
 //! - [`gen`](crate::r#gen): a synthetic registry shaped like a real one, for benchmarks.
 //! - [`cli`]: the `ownergraph` command line.
@@ -24,4 +26,5 @@ pub mod engine;
 // `gen` is a reserved keyword from the 2024 edition on, hence the raw identifier.
 pub mod r#gen;
 pub mod http;
+pub mod names;
 pub mod seed;

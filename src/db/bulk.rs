@@ -93,6 +93,8 @@ pub async fn load(
             "list_entries": list_entries,
         })),
         changes: Vec::new(),
+        // Instances load the name indexes from the tables once restarted.
+        names: Vec::new(),
     };
     commit_change(tx, version, rec).await?;
     // Fresh statistics, so the planner knows the tables are no longer empty.

@@ -13,6 +13,7 @@ use crate::domain::{
     Aliases, Entity, EntityId, EntityKind, EntityPatch, Identifiers, Jurisdiction, Name, NewEntity,
 };
 use crate::engine::{GraphChange, NodeData};
+use crate::names::{NameChange, Party};
 
 #[derive(FromRow)]
 pub(crate) struct EntityRow {
@@ -109,23 +110,50 @@ pub async fn create(
         headquarters: new.headquarters,
         identifiers: &new.identifiers,
     };
-    let sql = "INSERT INTO entities (id, kind, name, aliases, jurisdiction, headquarters, identifiers, search)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-    write(tx, version, actor, "entity.create", sql, &id, fields, None).await
+    write(tx, version, actor, "entity.create", INSERT, &id, fields, None).await
 }
 
-/// The stored fields of an entity, as `write` binds them.
-struct Fields<'a> {
-    kind: EntityKind,
-    name: &'a Name,
-    aliases: &'a Aliases,
-    jurisdiction: Option<Jurisdiction>,
-    headquarters: Option<Jurisdiction>,
-    identifiers: &'a Identifiers,
+/// The stored fields of an entity, as [`write_row`] binds them.
+pub(crate) struct Fields<'a> {
+    pub kind: EntityKind,
+    pub name: &'a Name,
+    pub aliases: &'a Aliases,
+    pub jurisdiction: Option<Jurisdiction>,
+    pub headquarters: Option<Jurisdiction>,
+    pub identifiers: &'a Identifiers,
 }
 
 /// Runs an INSERT or UPDATE that takes `$1` id, then kind, name, aliases, jurisdiction,
-/// headquarters, identifiers and search text; records the change and commits.
+/// headquarters, identifiers and search text, inside a graph-changing transaction.
+pub(crate) async fn write_row(
+    tx: &mut super::Tx,
+    sql: &str,
+    id: &EntityId,
+    f: Fields<'_>,
+) -> Result<(i64, Entity), DbError> {
+    let row: EntityRow = sqlx::query_as(&format!("{sql} RETURNING {COLUMNS}"))
+        .bind(id.as_str())
+        .bind(f.kind.as_str())
+        .bind(f.name.as_str())
+        .bind(alias_strings(f.aliases))
+        .bind(f.jurisdiction.map(String::from))
+        .bind(f.headquarters.map(String::from))
+        .bind(identifiers_json(f.identifiers))
+        .bind(search_text(f.name, f.aliases))
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(on_constraint)?;
+    Ok((row.pk, Entity::try_from(row)?))
+}
+
+pub(crate) const INSERT: &str = "INSERT INTO entities (id, kind, name, aliases, jurisdiction, headquarters, identifiers, search)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+pub(crate) const UPDATE: &str = "UPDATE entities SET kind = $2, name = $3, aliases = $4, jurisdiction = $5, headquarters = $6,
+        identifiers = $7, search = $8, updated_at = now()
+    WHERE id = $1";
+
+/// [`write_row`], then records the change and commits.
 #[allow(clippy::too_many_arguments)]
 async fn write(
     mut tx: super::Tx,
@@ -137,19 +165,7 @@ async fn write(
     f: Fields<'_>,
     before: Option<&Entity>,
 ) -> Result<(Entity, Committed), DbError> {
-    let row: EntityRow = sqlx::query_as(&format!("{sql} RETURNING {COLUMNS}"))
-        .bind(id.as_str())
-        .bind(f.kind.as_str())
-        .bind(f.name.as_str())
-        .bind(alias_strings(f.aliases))
-        .bind(f.jurisdiction.map(String::from))
-        .bind(f.headquarters.map(String::from))
-        .bind(identifiers_json(f.identifiers))
-        .bind(search_text(f.name, f.aliases))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(on_constraint)?;
-    let entity = Entity::try_from(row)?;
+    let (key, entity) = write_row(&mut tx, sql, id, f).await?;
     let rec = ChangeRecord {
         actor,
         action,
@@ -158,6 +174,11 @@ async fn write(
         after: json(&entity),
         changes: vec![GraphChange::UpsertEntity {
             node: node(&entity),
+        }],
+        names: vec![NameChange::Entity {
+            key,
+            id: entity.id.as_str().into(),
+            party: Party::of_entity(&entity),
         }],
     };
     let committed = commit_change(tx, version, rec).await?;
@@ -203,15 +224,12 @@ pub async fn patch(
         headquarters: after.headquarters,
         identifiers: &after.identifiers,
     };
-    let sql = "UPDATE entities SET kind = $2, name = $3, aliases = $4, jurisdiction = $5, headquarters = $6,
-                   identifiers = $7, search = $8, updated_at = now()
-               WHERE id = $1";
     write(
         tx,
         version,
         actor,
         "entity.update",
-        sql,
+        UPDATE,
         id,
         fields,
         Some(&before),
@@ -222,7 +240,9 @@ pub async fn patch(
 /// Soft-deletes an entity and every ownership that touches it.
 pub async fn delete(pool: &PgPool, actor: &str, id: &EntityId) -> Result<Committed, DbError> {
     let (mut tx, version) = begin_change(pool).await?;
-    let before = Entity::try_from(lock_live(&mut tx, id).await?)?;
+    let row = lock_live(&mut tx, id).await?;
+    let key = row.pk;
+    let before = Entity::try_from(row)?;
     let links: Vec<(i64, String, String)> = sqlx::query_as(
         "UPDATE ownerships o SET deleted_at = now()
          FROM entities a, entities b, entities e
@@ -264,6 +284,7 @@ pub async fn delete(pool: &PgPool, actor: &str, id: &EntityId) -> Result<Committ
         before: json(&before),
         after: None,
         changes,
+        names: vec![NameChange::RemoveEntity { key }],
     };
     commit_change(tx, version, rec).await
 }

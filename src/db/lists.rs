@@ -8,9 +8,11 @@ use super::{
     on_constraint, page,
 };
 use crate::domain::{
-    EntityKind, Entry, EntryId, List, ListId, ListKind, ListPatch, Name, NewEntry, NewList, Text,
+    EntityKind, Entry, EntryId, EntryIdentifier, Jurisdiction, List, ListId, ListKind, ListPatch,
+    Name, NewEntry, NewList, Text,
 };
 use crate::engine::{GraphChange, ListMeta, Listing};
+use crate::names::NameChange;
 
 #[derive(FromRow)]
 pub(crate) struct ListRow {
@@ -58,6 +60,8 @@ pub(crate) struct EntryRow {
     pub aliases: Vec<String>,
     pub kind: Option<String>,
     pub programs: Vec<String>,
+    pub countries: Vec<String>,
+    pub identifiers: sqlx::types::Json<Vec<EntryIdentifier>>,
     pub entity: Option<String>,
     pub listed_on: Option<NaiveDate>,
     pub delisted_on: Option<NaiveDate>,
@@ -67,7 +71,7 @@ pub(crate) struct EntryRow {
 }
 
 pub(crate) const ENTRY_SELECT: &str = "SELECT e.pk, l.id AS list, e.id, e.name, e.aliases, e.kind, e.programs,
-        n.id AS entity, e.listed_on, e.delisted_on, e.created_at, e.updated_at, e.list_pk
+        e.countries, e.identifiers, n.id AS entity, e.listed_on, e.delisted_on, e.created_at, e.updated_at, e.list_pk
     FROM list_entries e JOIN lists l ON l.pk = e.list_pk LEFT JOIN entities n ON n.pk = e.entity_pk";
 
 impl EntryRow {
@@ -102,6 +106,13 @@ impl TryFrom<EntryRow> for Entry {
                 .map(Text::try_from)
                 .collect::<Result<_, _>>()
                 .map_err(|_| bad("program"))?,
+            countries: r
+                .countries
+                .iter()
+                .map(|c| Jurisdiction::parse(c))
+                .collect::<Result<_, _>>()
+                .map_err(|_| bad("country"))?,
+            identifiers: r.identifiers.0,
             entity: r
                 .entity
                 .map(|e| e.parse())
@@ -143,6 +154,7 @@ pub async fn create_list(
         before: None,
         after: json(&list),
         changes,
+        names: Vec::new(),
     };
     Ok((list, commit_change(tx, version, rec).await?))
 }
@@ -179,6 +191,7 @@ pub async fn patch_list(
         before: json(&before),
         after: json(&list),
         changes,
+        names: Vec::new(),
     };
     Ok((list, commit_change(tx, version, rec).await?))
 }
@@ -239,8 +252,9 @@ pub async fn create_entry(
     };
     let id = new.id.clone().unwrap_or_else(EntryId::generate);
     let pk: i64 = sqlx::query_scalar(
-        "INSERT INTO list_entries (list_pk, id, name, aliases, kind, programs, entity_pk, listed_on, delisted_on)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING pk",
+        "INSERT INTO list_entries (list_pk, id, name, aliases, kind, programs, entity_pk, listed_on,
+             delisted_on, countries, identifiers)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING pk",
     )
     .bind(list_pk)
     .bind(id.as_str())
@@ -251,6 +265,8 @@ pub async fn create_entry(
     .bind(entity_pk)
     .bind(new.listed_on)
     .bind(new.delisted_on)
+    .bind(new.countries.iter().map(|c| c.to_string()).collect::<Vec<_>>())
+    .bind(sqlx::types::Json(&new.identifiers))
     .fetch_one(&mut *tx)
     .await
     .map_err(on_constraint)?;
@@ -266,6 +282,7 @@ pub async fn create_entry(
             listing: row.listing(),
         })
         .collect();
+    let (key, list_pk) = (row.pk, row.list_pk);
     let entry = Entry::try_from(row)?;
     let rec = ChangeRecord {
         actor,
@@ -274,6 +291,7 @@ pub async fn create_entry(
         before: None,
         after: json(&entry),
         changes,
+        names: vec![NameChange::entry(key, list_pk, &entry)],
     };
     Ok((entry, commit_change(tx, version, rec).await?))
 }
@@ -318,6 +336,7 @@ pub async fn delete_entry(
             entry_key: row.pk,
         })
         .collect();
+    let entry_key = row.pk;
     let before = Entry::try_from(row)?;
     let rec = ChangeRecord {
         actor,
@@ -326,6 +345,7 @@ pub async fn delete_entry(
         before: json(&before),
         after: None,
         changes,
+        names: vec![NameChange::RemoveEntry { key: entry_key }],
     };
     commit_change(tx, version, rec).await
 }

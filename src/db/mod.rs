@@ -10,6 +10,7 @@
 
 pub mod bulk;
 pub mod entities;
+pub mod imports;
 pub mod lists;
 pub mod load;
 pub mod ownerships;
@@ -23,6 +24,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::domain::Invalid;
 use crate::engine::GraphChange;
+use crate::names::NameChange;
 
 pub type Tx = Transaction<'static, Postgres>;
 
@@ -115,6 +117,7 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
 pub struct Committed {
     pub version: i64,
     pub changes: Vec<GraphChange>,
+    pub names: Vec<NameChange>,
 }
 
 /// Who made a change and what it was, for the change log.
@@ -125,6 +128,7 @@ pub struct ChangeRecord<'a> {
     pub before: Option<serde_json::Value>,
     pub after: Option<serde_json::Value>,
     pub changes: Vec<GraphChange>,
+    pub names: Vec<NameChange>,
 }
 
 /// Opens a graph-changing transaction: takes the next version, which also makes this writer
@@ -145,9 +149,10 @@ pub async fn commit_change(
     rec: ChangeRecord<'_>,
 ) -> Result<Committed, DbError> {
     let graph = serde_json::to_value(&rec.changes).map_err(|e| DbError::Corrupt(e.to_string()))?;
+    let names = serde_json::to_value(&rec.names).map_err(|e| DbError::Corrupt(e.to_string()))?;
     sqlx::query(
-        "INSERT INTO change_log (version, actor, action, entities, before, after, graph)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO change_log (version, actor, action, entities, before, after, graph, names)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(version)
     .bind(rec.actor)
@@ -156,12 +161,14 @@ pub async fn commit_change(
     .bind(&rec.before)
     .bind(&rec.after)
     .bind(&graph)
+    .bind(&names)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(Committed {
         version,
         changes: rec.changes,
+        names: rec.names,
     })
 }
 
@@ -171,18 +178,21 @@ pub async fn changes_since(
     version: i64,
     limit: i64,
 ) -> Result<Vec<Committed>, DbError> {
-    let rows: Vec<(i64, serde_json::Value)> = sqlx::query_as(
-        "SELECT version, graph FROM change_log WHERE version > $1 ORDER BY version LIMIT $2",
+    let rows: Vec<(i64, serde_json::Value, serde_json::Value)> = sqlx::query_as(
+        "SELECT version, graph, names FROM change_log WHERE version > $1 ORDER BY version LIMIT $2",
     )
     .bind(version)
     .bind(limit)
     .fetch_all(pool)
     .await?;
     rows.into_iter()
-        .map(|(version, graph)| {
-            let changes =
-                serde_json::from_value(graph).map_err(|e| DbError::Corrupt(e.to_string()))?;
-            Ok(Committed { version, changes })
+        .map(|(version, graph, names)| {
+            let corrupt = |e: serde_json::Error| DbError::Corrupt(format!("change {version}: {e}"));
+            Ok(Committed {
+                version,
+                changes: serde_json::from_value(graph).map_err(corrupt)?,
+                names: serde_json::from_value(names).map_err(corrupt)?,
+            })
         })
         .collect()
 }

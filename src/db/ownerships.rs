@@ -13,7 +13,7 @@ use crate::domain::{
 };
 use crate::engine::{EdgeData, GraphChange};
 
-#[derive(FromRow)]
+#[derive(Clone, FromRow)]
 pub(crate) struct OwnershipRow {
     pub pk: i64,
     pub id: String,
@@ -135,10 +135,34 @@ pub async fn create(
     actor: &str,
     new: NewOwnership,
 ) -> Result<(Ownership, Committed), DbError> {
-    let stake = new.stake()?;
     let (mut tx, version) = begin_change(pool).await?;
-    let owner = lock_live(&mut tx, &new.owner).await?;
-    let owned = lock_live(&mut tx, &new.owned).await?;
+    let (ownership, data) = insert(&mut tx, &new).await?;
+    let rec = ChangeRecord {
+        actor,
+        action: "ownership.create",
+        entities: vec![new.owner.to_string(), new.owned.to_string()],
+        before: None,
+        after: json(&ownership),
+        changes: vec![GraphChange::AddLink {
+            owner: new.owner.as_str().into(),
+            owned: new.owned.as_str().into(),
+            data,
+        }],
+        names: Vec::new(),
+    };
+    let committed = commit_change(tx, version, rec).await?;
+    Ok((ownership, committed))
+}
+
+/// Inserts an ownership between two live entities inside a graph-changing transaction, and
+/// checks that the shares held in the owned entity stay within 100%.
+pub(crate) async fn insert(
+    tx: &mut super::Tx,
+    new: &NewOwnership,
+) -> Result<(Ownership, EdgeData), DbError> {
+    let stake = new.stake()?;
+    let owner = lock_live(tx, &new.owner).await?;
+    let owned = lock_live(tx, &new.owned).await?;
     let id = new.id.clone().unwrap_or_else(OwnershipId::generate);
     let pk: i64 = sqlx::query_scalar(
         "INSERT INTO ownerships (id, owner_pk, owned_pk, interest, share, share_min, share_max, valid_from, valid_to, source)
@@ -154,34 +178,60 @@ pub async fn create(
     .bind(new.valid_from)
     .bind(new.valid_to)
     .bind(new.source.as_ref().map(Text::as_str))
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await
     .map_err(on_constraint)?;
     // Checked after the insert, so that a taken id is reported as such, and counting the new
     // row as stored; an error rolls the insert back.
-    if new.interest.is_quantified() {
-        check_total(&mut tx, owned.pk, new.interest).await?;
+    checked(tx, pk, owned.pk, new.interest).await
+}
+
+/// Checks the total held in the owned entity once a row is written, and reads the row back.
+async fn checked(
+    tx: &mut super::Tx,
+    pk: i64,
+    owned_pk: i64,
+    interest: Interest,
+) -> Result<(Ownership, EdgeData), DbError> {
+    if interest.is_quantified() {
+        check_total(tx, owned_pk, interest).await?;
     }
     let row: OwnershipRow = sqlx::query_as(&format!("{SELECT} WHERE o.pk = $1"))
         .bind(pk)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?;
     let data = row.edge()?;
-    let ownership = Ownership::try_from(row)?;
-    let rec = ChangeRecord {
-        actor,
-        action: "ownership.create",
-        entities: vec![new.owner.to_string(), new.owned.to_string()],
-        before: None,
-        after: json(&ownership),
-        changes: vec![GraphChange::AddLink {
-            owner: new.owner.as_str().into(),
-            owned: new.owned.as_str().into(),
-            data,
-        }],
-    };
-    let committed = commit_change(tx, version, rec).await?;
-    Ok((ownership, committed))
+    Ok((Ownership::try_from(row)?, data))
+}
+
+/// Gives a stored ownership new terms (its id stays), with the same checks as [`insert`].
+pub(crate) async fn rewrite(
+    tx: &mut super::Tx,
+    pk: i64,
+    new: &NewOwnership,
+) -> Result<(Ownership, EdgeData), DbError> {
+    let stake = new.stake()?;
+    let owner = lock_live(tx, &new.owner).await?;
+    let owned = lock_live(tx, &new.owned).await?;
+    sqlx::query(
+        "UPDATE ownerships SET owner_pk = $2, owned_pk = $3, interest = $4, share = $5,
+             share_min = $6, share_max = $7, valid_from = $8, valid_to = $9, source = $10
+         WHERE pk = $1",
+    )
+    .bind(pk)
+    .bind(owner.pk)
+    .bind(owned.pk)
+    .bind(new.interest.as_str())
+    .bind(stake.share().map(Share::get))
+    .bind(stake.range().map(|r| r.min.get()))
+    .bind(stake.range().map(|r| r.max.get()))
+    .bind(new.valid_from)
+    .bind(new.valid_to)
+    .bind(new.source.as_ref().map(Text::as_str))
+    .execute(&mut **tx)
+    .await
+    .map_err(on_constraint)?;
+    checked(tx, pk, owned.pk, new.interest).await
 }
 
 /// An ownership by id, deleted or not.
@@ -220,6 +270,7 @@ pub async fn delete(pool: &PgPool, actor: &str, id: &OwnershipId) -> Result<Comm
             owned: owned.into(),
             key,
         }],
+        names: Vec::new(),
     };
     commit_change(tx, version, rec).await
 }
