@@ -11,7 +11,7 @@
 //! has been applied exactly once.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -22,8 +22,11 @@ use tokio::sync::{Mutex, mpsc, oneshot, watch};
 
 use crate::db::{self, Committed, DbError};
 use crate::domain::{
-    Candidate, EntityId, Invalid, OwnerRef, Policy, Screening, ScreeningId, ScreeningRequest,
+    Candidate, EntityId, ImportSummary, Invalid, Jurisdiction, ListMatch, ListSelector,
+    MatchRequest, OwnerRef, Policy, Rule, Screening, ScreeningId, ScreeningRequest,
 };
+use crate::import::{self, ListImport};
+use crate::names::{self, Names, Subject};
 use crate::engine::{self, Declared, GraphChange, Local, NodeData, Party, Snapshot};
 use crate::http::error::ApiError;
 
@@ -36,6 +39,8 @@ pub struct AppState {
     pub graph: Arc<ArcSwap<Snapshot>>,
     pub policy: Arc<ArcSwap<Policy>>,
     pub ready: Arc<AtomicBool>,
+    /// The name indexes, at least as new as the published graph.
+    pub names: Arc<RwLock<Names>>,
     applier: Arc<Applier>,
     recorder: mpsc::Sender<(db::screenings::Record, oneshot::Sender<Result<(), String>>)>,
 }
@@ -48,7 +53,7 @@ struct Applier {
 #[derive(Default)]
 struct Pending {
     /// Committed changes waiting for the versions before them.
-    waiting: BTreeMap<i64, Vec<GraphChange>>,
+    waiting: BTreeMap<i64, Committed>,
     /// While a compaction runs: every change applied since it began, to replay on its result.
     since_compaction: Option<Vec<(i64, Vec<GraphChange>)>>,
     /// Counts full reloads, so that a compaction begun before one is discarded.
@@ -68,6 +73,7 @@ impl AppState {
             graph: Arc::new(ArcSwap::from_pointee(Snapshot::empty())),
             policy: Arc::new(ArcSwap::from_pointee(Policy::empty())),
             ready: Arc::new(AtomicBool::new(false)),
+            names: Arc::new(RwLock::new(Names::new())),
             applier: Arc::new(Applier {
                 pending: Mutex::new(Pending::default()),
                 applied,
@@ -79,11 +85,12 @@ impl AppState {
     /// Loads the graph and the policy in one consistent read, starts following the change
     /// log, and marks the service ready.
     pub async fn load(&self) -> Result<(), DbError> {
-        let snapshot = db::load::snapshot(&self.db).await?;
+        let (snapshot, names) = load(&self.db).await?;
         let policy = db::policy::current(&self.db).await?;
         let version = snapshot.version();
         {
             let _p = self.applier.pending.lock().await;
+            *self.names_mut() = names;
             self.graph.store(Arc::new(snapshot));
             self.applier.applied.send_replace(version);
         }
@@ -104,6 +111,16 @@ impl AppState {
         self.ready.load(Ordering::Acquire)
     }
 
+    /// The name indexes, for reading. A poisoned lock only means a writer panicked while
+    /// applying a change; the index is still usable.
+    pub fn names(&self) -> RwLockReadGuard<'_, Names> {
+        self.names.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn names_mut(&self) -> RwLockWriteGuard<'_, Names> {
+        self.names.write().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Applies a committed change, and any committed before it, to the graph; returns once the
     /// published snapshot includes it.
     pub async fn publish(&self, c: Committed) -> Result<(), ApiError> {
@@ -111,7 +128,7 @@ impl AppState {
         {
             let mut p = self.applier.pending.lock().await;
             if target > self.graph.load().version() {
-                p.waiting.insert(target, c.changes);
+                p.waiting.insert(target, c);
                 if let Err(e) = self.drain(&mut p) {
                     drop(p);
                     self.reload(e).await?;
@@ -138,20 +155,26 @@ impl AppState {
     fn drain(&self, p: &mut Pending) -> Result<(), ApiError> {
         let mut snap = self.graph.load_full();
         let start = snap.version();
-        while let Some(changes) = p.waiting.remove(&(snap.version() + 1)) {
+        let mut names = Vec::new();
+        while let Some(c) = p.waiting.remove(&(snap.version() + 1)) {
             let v = snap.version() + 1;
-            let next = snap.apply(&changes, v).map_err(|e| {
+            let next = snap.apply(&c.changes, v).map_err(|e| {
                 ApiError::internal(format!("change {v} does not apply to the graph: {e}"))
             })?;
             if let Some(log) = &mut p.since_compaction {
-                log.push((v, changes));
+                log.push((v, c.changes));
             }
+            names.extend(c.names);
             snap = Arc::new(next);
         }
         p.waiting.retain(|&v, _| v > snap.version());
         if snap.version() > start {
             let version = snap.version();
             let overlay = snap.overlay_len();
+            // Names first: whoever sees the new graph also sees its names.
+            if !names.is_empty() {
+                self.names_mut().apply(&names);
+            }
             self.graph.store(snap);
             self.applier.applied.send_replace(version);
             if overlay > COMPACT_AFTER && !p.compacting {
@@ -172,7 +195,7 @@ impl AppState {
             }
             let mut p = self.applier.pending.lock().await;
             for c in batch {
-                p.waiting.entry(c.version).or_insert(c.changes);
+                p.waiting.entry(c.version).or_insert(c);
             }
             if let Err(e) = self.drain(&mut p) {
                 drop(p);
@@ -185,13 +208,14 @@ impl AppState {
     /// store in one consistent read rather than serve a graph that may be wrong.
     async fn reload(&self, cause: ApiError) -> Result<(), ApiError> {
         tracing::error!(error = %cause, "rebuilding the graph from the store");
-        let fresh = db::load::snapshot(&self.db).await?;
+        let (fresh, names) = load(&self.db).await?;
         let mut p = self.applier.pending.lock().await;
         if fresh.version() >= self.graph.load().version() {
             let version = fresh.version();
             p.waiting.retain(|&v, _| v > version);
             p.since_compaction = None;
             p.reloads += 1;
+            *self.names_mut() = names;
             self.graph.store(Arc::new(fresh));
             self.applier.applied.send_replace(version);
         }
@@ -306,6 +330,18 @@ impl AppState {
             }),
             (None, None) => None,
         };
+        // A candidate no identifier names may still be a known entity: match its names.
+        let mut possible_matches = Vec::new();
+        if let (None, Some(c)) = (&subject_id, &req.candidate)
+            && c.identifiers.is_empty()
+        {
+            let party = candidate_party(c);
+            possible_matches = self.names().entity_matches(
+                &Subject::of(&party),
+                5,
+                crate::matching::REVIEW_THRESHOLD,
+            );
+        }
         let mut owner_ids = Vec::with_capacity(declared.len());
         for (who, _, _) in &declared {
             owner_ids.push(match who {
@@ -316,6 +352,15 @@ impl AppState {
 
         let snap = self.graph.load_full();
         let policy = self.policy.load_full();
+        // The names index may run a change ahead of the snapshot: resolve by name only to an
+        // entity the snapshot holds.
+        let subject_id = match (subject_id, names::strong_unique(&possible_matches)) {
+            (None, Some(m)) if snap.lookup(&m.entity).is_some() => {
+                resolved_by = Some("name".to_owned());
+                m.entity.parse().ok()
+            }
+            (id, _) => id,
+        };
         let lookup = |id: &EntityId, field: String| {
             snap.lookup(id.as_str())
                 .ok_or_else(|| ApiError::NotFound(format!("entity '{id}' not found"), Some(field)))
@@ -361,7 +406,31 @@ impl AppState {
         }
 
         let local = Local::upstream(&snap, &root, &edges, as_of);
-        let outcome = engine::screen(&local, &policy.rules);
+        let mut outcome = engine::screen(&local, &policy.rules);
+        let subject_party = match (&subject_id, &req.candidate) {
+            (Some(id), _) => self.names().entity(id.as_str()).cloned(),
+            (None, Some(c)) => Some(candidate_party(c)),
+            (None, None) => None,
+        };
+        if let Some(party) = subject_party {
+            let names = self.names();
+            for rule in &policy.rules {
+                let Rule::NameMatch(rule) = rule else { continue };
+                let matches = names.list_matches(
+                    &snap,
+                    &Subject::of(&party),
+                    as_of,
+                    &rule.lists,
+                    10,
+                    rule.review_threshold,
+                );
+                let subject = subject_id.as_ref().map(|i| i.as_str());
+                if let Some(reason) = names::name_reason(rule, subject, matches) {
+                    outcome.decision = outcome.decision.max(reason.decision);
+                    outcome.reasons.push(reason);
+                }
+            }
+        }
         let screening = Screening {
             id: ScreeningId::generate().to_string(),
             entity: req.entity.as_ref().map(ToString::to_string),
@@ -375,14 +444,102 @@ impl AppState {
             screened_at: Utc::now(),
             reasons: outcome.reasons,
             ubo: outcome.ubo,
+            possible_matches,
         };
         self.record(screening.clone(), actor, request_json).await?;
         Ok(screening)
     }
 
+    /// `POST /v1/match`: the list entries whose names match, best first.
+    pub fn match_lists(&self, req: &MatchRequest) -> Result<Vec<ListMatch>, ApiError> {
+        let limit = req.limit()?;
+        let threshold = req.threshold()?;
+        let snap = self.graph.load_full();
+        let all = [ListSelector::All];
+        let lists = req.lists.as_deref().unwrap_or(&all);
+        for (i, l) in lists.iter().enumerate() {
+            if let ListSelector::One(id) = l
+                && !snap.lists().any(|m| &*m.id == id.as_str())
+            {
+                return Err(ApiError::invalid(
+                    format!("lists[{i}]"),
+                    "unknown_list",
+                    format!("no list '{id}'"),
+                ));
+            }
+        }
+        let countries: Vec<Jurisdiction> = req.jurisdiction.into_iter().collect();
+        let identifiers: Vec<(String, String)> = req
+            .identifiers
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let subject = Subject {
+            names: vec![req.name.as_str()],
+            kind: req.kind,
+            countries: &countries,
+            identifiers: &identifiers,
+        };
+        Ok(self.names().list_matches(
+            &snap,
+            &subject,
+            crate::domain::today(),
+            lists,
+            limit,
+            threshold,
+        ))
+    }
+
+    /// Imports a list file and publishes what it changed.
+    pub async fn import_list(
+        &self,
+        actor: &str,
+        req: ListImport,
+    ) -> Result<ImportSummary, ApiError> {
+        let (summary, committed) = import::import_list(&self.db, actor, req).await?;
+        if let Some(c) = committed {
+            self.publish(c).await?;
+        }
+        Ok(summary)
+    }
+
     async fn resolve(&self, c: &Candidate) -> Result<Option<(EntityId, &'static str)>, ApiError> {
         let registration = c.identifiers.registration_number().zip(c.jurisdiction);
         Ok(db::entities::resolve(&self.db, c.identifiers.lei(), registration).await?)
+    }
+}
+
+/// Reads the graph and the names at one version, and builds the name indexes off the async
+/// workers.
+async fn load(db: &PgPool) -> Result<(Snapshot, Names), DbError> {
+    let loaded = db::load::snapshot(db).await?;
+    let changes = loaded.names;
+    let names = tokio::task::spawn_blocking(move || {
+        let mut names = Names::new();
+        names.apply(&changes);
+        names
+    })
+    .await
+    .map_err(|e| DbError::Corrupt(format!("building the name indexes failed: {e}")))?;
+    Ok((loaded.snapshot, names))
+}
+
+/// What a candidate looks like to the name matcher.
+fn candidate_party(c: &Candidate) -> names::Party {
+    let mut countries: Vec<Jurisdiction> = c.jurisdiction.into_iter().collect();
+    countries.extend(c.headquarters.filter(|h| Some(*h) != c.jurisdiction));
+    names::Party {
+        names: std::iter::once(c.name.as_str())
+            .chain(c.aliases.0.iter().map(|a| a.as_str()))
+            .map(str::to_owned)
+            .collect(),
+        kind: Some(c.kind),
+        countries,
+        identifiers: c
+            .identifiers
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
     }
 }
 

@@ -12,6 +12,8 @@
 //! - [`http`]: the axum routes, extractors, error type and OpenAPI description.
 //! - [`app`]: the running service: shared state, applying committed changes to the graph in
 //!   change-log order, and start-up.
+//! - [`import`]: importing list files: read the format, map it onto domain values, apply it
+//!   as a delta.
 //! - [`names`]: name screening in the running service: the name indexes of list entries and
 //!   entities, kept in step with the change log.
 //! - [`seed`]: the demonstration data set in `seed-data/`.
@@ -26,5 +28,6 @@ pub mod engine;
 // `gen` is a reserved keyword from the 2024 edition on, hence the raw identifier.
 pub mod r#gen;
 pub mod http;
+pub mod import;
 pub mod names;
 pub mod seed;

@@ -5,9 +5,17 @@
 //! its change-log row; instances apply them in version order, so two instances and a restart
 //! all see the same index.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::{
+    Basis, Decision, EntityMatch, ListMatch, ListSelector, ListingRef, NameMatchRule, Reason,
+    RuleKind,
+};
+use crate::engine::Snapshot;
+use crate::matching::{CountryCheck, Hit, Index, Query, Record};
 use crate::domain::{Aliases, Entity, EntityKind, Entry, EntryIdentifier, Jurisdiction, Name};
 
 /// What the name index keeps of a listed party or an entity.
@@ -115,4 +123,346 @@ impl NameChange {
             delisted_on: e.delisted_on,
         }
     }
+}
+
+/// What a hit on a list entry carries besides the match.
+#[derive(Clone, Debug)]
+struct EntryMeta {
+    list: i64,
+    id: Box<str>,
+    entity: Option<Box<str>>,
+    listed_on: Option<NaiveDate>,
+    delisted_on: Option<NaiveDate>,
+}
+
+impl EntryMeta {
+    fn in_force(&self, on: NaiveDate) -> bool {
+        self.listed_on.is_none_or(|f| f <= on) && self.delisted_on.is_none_or(|t| on < t)
+    }
+}
+
+/// A list entry that matched a name.
+#[derive(Clone, Debug)]
+pub struct EntryMatch {
+    /// The list's key in the store (its id is in the graph snapshot's list table).
+    pub list: i64,
+    pub entry: Box<str>,
+    /// The entity the entry designates, if any.
+    pub entity: Option<Box<str>>,
+    pub hit: Hit<i64>,
+}
+
+/// An entity of the graph that matched a name.
+#[derive(Clone, Debug)]
+pub struct EntityMatch {
+    pub entity: Box<str>,
+    pub hit: Hit<i64>,
+}
+
+/// The name indexes: one over list entries, one over the graph's entities.
+#[derive(Default)]
+pub struct Names {
+    entries: Index<i64>,
+    entry_meta: HashMap<i64, EntryMeta>,
+    entities: Index<i64>,
+    entity_ids: HashMap<i64, Box<str>>,
+    /// By entity id: what a screening of a known entity matches with.
+    entity_parties: HashMap<Box<str>, Party>,
+}
+
+fn record(p: &Party) -> Record {
+    Record {
+        names: p.names.clone(),
+        kind: p.kind,
+        countries: p.countries.clone(),
+        identifiers: p.identifiers.clone(),
+    }
+}
+
+impl Names {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn apply(&mut self, changes: &[NameChange]) {
+        for c in changes {
+            self.apply_one(c);
+        }
+    }
+
+    fn apply_one(&mut self, c: &NameChange) {
+        match c {
+            NameChange::Entry {
+                key,
+                list,
+                id,
+                party,
+                entity,
+                listed_on,
+                delisted_on,
+            } => {
+                self.entries.upsert(*key, record(party));
+                self.entry_meta.insert(
+                    *key,
+                    EntryMeta {
+                        list: *list,
+                        id: id.clone(),
+                        entity: entity.clone(),
+                        listed_on: *listed_on,
+                        delisted_on: *delisted_on,
+                    },
+                );
+            }
+            NameChange::Delist { key, on } => {
+                if let Some(m) = self.entry_meta.get_mut(key) {
+                    m.delisted_on = Some(*on);
+                }
+            }
+            NameChange::RemoveEntry { key } => {
+                self.entries.remove(*key);
+                self.entry_meta.remove(key);
+            }
+            NameChange::Entity { key, id, party } => {
+                self.entities.upsert(*key, record(party));
+                self.entity_ids.insert(*key, id.clone());
+                self.entity_parties.insert(id.clone(), party.clone());
+            }
+            NameChange::RemoveEntity { key } => {
+                self.entities.remove(*key);
+                if let Some(id) = self.entity_ids.remove(key) {
+                    self.entity_parties.remove(&id);
+                }
+            }
+        }
+    }
+
+    /// How many list entries and entities the indexes hold.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.entries.len(), self.entities.len())
+    }
+
+    /// The list entries in force on `on`, on the lists `list` accepts, that match `query`.
+    pub fn match_entries(
+        &self,
+        query: &Query<'_>,
+        on: NaiveDate,
+        list: impl Fn(i64) -> bool,
+        limit: usize,
+        threshold: f64,
+    ) -> Vec<EntryMatch> {
+        let accept = |key: i64| {
+            self.entry_meta
+                .get(&key)
+                .is_some_and(|m| m.in_force(on) && list(m.list))
+        };
+        self.entries
+            .search(query, limit, threshold, accept)
+            .into_iter()
+            .filter_map(|hit| {
+                let m = self.entry_meta.get(&hit.key)?;
+                Some(EntryMatch {
+                    list: m.list,
+                    entry: m.id.clone(),
+                    entity: m.entity.clone(),
+                    hit,
+                })
+            })
+            .collect()
+    }
+
+    /// The entities of the graph that match `query`.
+    pub fn match_entities(&self, query: &Query<'_>, limit: usize, threshold: f64) -> Vec<EntityMatch> {
+        self.entities
+            .search(query, limit, threshold, |_| true)
+            .into_iter()
+            .filter_map(|hit| {
+                Some(EntityMatch {
+                    entity: self.entity_ids.get(&hit.key)?.clone(),
+                    hit,
+                })
+            })
+            .collect()
+    }
+}
+
+/// A name-match score at or above which, with agreeing countries and no close second, a
+/// signup candidate is screened as the entity its name matched.
+pub const STRONG_MATCH: f64 = 0.95;
+
+/// How many of a party's names are matched (the primary name and the first aliases): each
+/// is one index search, and this runs on the signup path.
+const MAX_QUERY_NAMES: usize = 10;
+
+/// Who is being matched: a party's names and what else the matcher weighs.
+pub struct Subject<'a> {
+    pub names: Vec<&'a str>,
+    pub kind: Option<EntityKind>,
+    pub countries: &'a [Jurisdiction],
+    pub identifiers: &'a [(String, String)],
+}
+
+impl<'a> Subject<'a> {
+    pub fn of(p: &'a Party) -> Self {
+        Self {
+            names: p.names.iter().map(String::as_str).collect(),
+            kind: p.kind,
+            countries: &p.countries,
+            identifiers: &p.identifiers,
+        }
+    }
+
+    fn queries(&self) -> impl Iterator<Item = Query<'_>> {
+        self.names.iter().take(MAX_QUERY_NAMES).map(|name| Query {
+            name,
+            kind: self.kind,
+            countries: self.countries,
+            identifiers: self.identifiers,
+        })
+    }
+}
+
+/// Keeps the best hit per key, best first, at most `limit`.
+fn best_per<K: Eq + std::hash::Hash, T>(
+    hits: impl Iterator<Item = (K, f64, T)>,
+    limit: usize,
+) -> Vec<T> {
+    let mut best: HashMap<K, (f64, T)> = HashMap::new();
+    for (k, score, t) in hits {
+        match best.get(&k) {
+            Some((s, _)) if *s >= score => {}
+            _ => {
+                best.insert(k, (score, t));
+            }
+        }
+    }
+    let mut v: Vec<(f64, T)> = best.into_values().collect();
+    v.sort_by(|a, b| b.0.total_cmp(&a.0));
+    v.truncate(limit);
+    v.into_iter().map(|(_, t)| t).collect()
+}
+
+impl Names {
+    /// An entity's party as the index holds it.
+    pub fn entity(&self, id: &str) -> Option<&Party> {
+        self.entity_parties.get(id)
+    }
+
+    /// The entries in force on `on`, on the active lists that `lists` selects, whose names
+    /// match any of the subject's, best first.
+    pub fn list_matches(
+        &self,
+        snap: &Snapshot,
+        subject: &Subject<'_>,
+        on: NaiveDate,
+        lists: &[ListSelector],
+        limit: usize,
+        threshold: f64,
+    ) -> Vec<ListMatch> {
+        let selected = |list: i64| {
+            snap.list(list)
+                .is_some_and(|m| m.active && ListSelector::any_selects(lists, &m.id))
+        };
+        let hits = subject.queries().flat_map(|q| {
+            self.match_entries(&q, on, selected, limit, threshold)
+                .into_iter()
+                .filter_map(|m| {
+                    let list = snap.list(m.list)?.id.to_string();
+                    let found = ListMatch {
+                        entry: m.entry.to_string(),
+                        name: m.hit.name,
+                        score: m.hit.score,
+                        entity: m.entity.map(|e| e.to_string()),
+                        explanation: m.hit.explanation,
+                        list,
+                    };
+                    Some(((found.list.clone(), found.entry.clone()), found.score, found))
+                })
+                .collect::<Vec<_>>()
+        });
+        best_per(hits, limit)
+    }
+
+    /// The graph's entities whose names match any of the subject's, best first.
+    pub fn entity_matches(
+        &self,
+        subject: &Subject<'_>,
+        limit: usize,
+        threshold: f64,
+    ) -> Vec<EntityMatch> {
+        let hits = subject.queries().flat_map(|q| {
+            self.match_entities(&q, limit, threshold)
+                .into_iter()
+                .map(|m| {
+                    let found = EntityMatch {
+                        entity: m.entity.to_string(),
+                        name: m.hit.name,
+                        score: m.hit.score,
+                        explanation: m.hit.explanation,
+                    };
+                    (found.entity.clone(), found.score, found)
+                })
+                .collect::<Vec<_>>()
+        });
+        best_per(hits, limit)
+    }
+}
+
+/// The entity a candidate's name resolves to: the best match when it is strong, its country
+/// agrees, and nothing else comes close.
+pub fn strong_unique(matches: &[EntityMatch]) -> Option<&EntityMatch> {
+    let top = matches.first()?;
+    let runner_up = matches.get(1).map_or(0.0, |m| m.score);
+    let country_agrees = matches!(top.explanation.country, CountryCheck::Agree { .. });
+    (top.score >= STRONG_MATCH && country_agrees && top.score - runner_up >= 0.05).then_some(top)
+}
+
+/// What a `name_match` rule says about a subject, given its matches: `block` with basis
+/// `listed` when an identifier (or the entry's own designation of the subject) confirms a
+/// match, else `review` with basis `name_match`; nothing without a match.
+pub fn name_reason(
+    rule: &NameMatchRule,
+    subject_entity: Option<&str>,
+    matches: Vec<ListMatch>,
+) -> Option<Reason> {
+    let first = matches.first()?;
+    let confirmed = |m: &ListMatch| {
+        m.explanation.identifiers.iter().any(|i| i.matched)
+            || (subject_entity.is_some() && m.entity.as_deref() == subject_entity)
+    };
+    let (basis, decision) = if matches.iter().any(confirmed) {
+        (Basis::Listed, Decision::Block)
+    } else {
+        (Basis::NameMatch, Decision::Review)
+    };
+    let mut message = format!(
+        "name matches '{}' (list {}, entry {}) with score {:.2}",
+        first.name, first.list, first.entry, first.score
+    );
+    if basis == Basis::Listed {
+        message.push_str("; an identifier or the entry's designation confirms it");
+    }
+    if matches.len() > 1 {
+        message.push_str(&format!(" and {} more entries", matches.len() - 1));
+    }
+    Some(Reason {
+        rule: rule.id.to_string(),
+        kind: RuleKind::NameMatch,
+        basis,
+        decision,
+        share: None,
+        threshold: Some(rule.review_threshold),
+        sources: matches.iter().filter_map(|m| m.entity.clone()).collect(),
+        paths: Vec::new(),
+        message,
+        listings: matches
+            .iter()
+            .filter(|m| confirmed(m))
+            .map(|m| ListingRef {
+                list: m.list.clone(),
+                entry: m.entry.clone(),
+                listed_on: None,
+            })
+            .collect(),
+        matches,
+    })
 }

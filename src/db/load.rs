@@ -7,21 +7,32 @@ use super::DbError;
 use super::entities::parse_jurisdiction;
 use super::lists::{ENTRY_SELECT, EntryRow, LIST_COLUMNS, ListRow};
 use super::ownerships::{OwnershipRow, SELECT};
-use crate::domain::EntityKind;
+use crate::domain::{EntityKind, Entry};
 use crate::engine::{BaseBuilder, NodeData, Snapshot};
+use crate::names::{NameChange, Party};
 
 #[derive(sqlx::FromRow)]
 struct NodeRow {
+    pk: i64,
     id: String,
     name: String,
+    aliases: Vec<String>,
     kind: String,
     jurisdiction: Option<String>,
     headquarters: Option<String>,
+    identifiers: sqlx::types::Json<Vec<(String, String)>>,
 }
 
-/// Reads entities, ownerships, lists and listings in one REPEATABLE READ transaction, so the
-/// snapshot matches exactly the change-log version read in the same transaction.
-pub async fn snapshot(pool: &PgPool) -> Result<Snapshot, DbError> {
+/// The graph and the name indexes' content at one change-log version.
+pub struct Loaded {
+    pub snapshot: Snapshot,
+    /// Every entry and entity, as name-index changes to apply to an empty index.
+    pub names: Vec<NameChange>,
+}
+
+/// Reads entities, ownerships, lists, listings and names in one REPEATABLE READ transaction,
+/// so that what is loaded matches exactly the change-log version read in the same transaction.
+pub async fn snapshot(pool: &PgPool) -> Result<Loaded, DbError> {
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .execute(&mut *tx)
@@ -36,19 +47,41 @@ pub async fn snapshot(pool: &PgPool) -> Result<Snapshot, DbError> {
     .fetch_one(&mut *tx)
     .await?;
     let mut b = BaseBuilder::with_capacity(nodes as usize, edges as usize);
+    let mut names = Vec::with_capacity(nodes as usize);
     {
-        // Only what the graph keeps: aliases and identifiers stay in the store.
+        // Identifiers as (scheme, value) pairs, the shape the name index takes.
         let mut rows = sqlx::query_as::<_, NodeRow>(
-            "SELECT id, name, kind, jurisdiction, headquarters FROM entities WHERE deleted_at IS NULL",
+            "SELECT pk, id, name, aliases, kind, jurisdiction, headquarters,
+                    (SELECT coalesce(jsonb_agg(jsonb_build_array(k, v)), '[]') FROM jsonb_each_text(identifiers) AS i(k, v)) AS identifiers
+             FROM entities WHERE deleted_at IS NULL",
         )
         .fetch(&mut *tx);
         while let Some(r) = rows.try_next().await? {
+            let kind = EntityKind::parse(&r.kind)
+                .ok_or_else(|| DbError::Corrupt(format!("entity '{}' kind", r.id)))?;
+            let jurisdiction = parse_jurisdiction(r.jurisdiction.as_deref())?;
+            let headquarters = parse_jurisdiction(r.headquarters.as_deref())?;
+            let mut countries: Vec<_> = jurisdiction.into_iter().collect();
+            countries.extend(headquarters.filter(|h| Some(*h) != jurisdiction));
+            let id: Box<str> = r.id.into();
+            let mut all = Vec::with_capacity(1 + r.aliases.len());
+            all.push(r.name.clone());
+            all.extend(r.aliases);
+            names.push(NameChange::Entity {
+                key: r.pk,
+                id: id.clone(),
+                party: Party {
+                    names: all,
+                    kind: Some(kind),
+                    countries,
+                    identifiers: r.identifiers.0,
+                },
+            });
             b.add_node(NodeData {
-                kind: EntityKind::parse(&r.kind)
-                    .ok_or_else(|| DbError::Corrupt(format!("entity '{}' kind", r.id)))?,
-                jurisdiction: parse_jurisdiction(r.jurisdiction.as_deref())?,
-                headquarters: parse_jurisdiction(r.headquarters.as_deref())?,
-                id: r.id.into(),
+                kind,
+                jurisdiction,
+                headquarters,
+                id,
                 name: r.name.into(),
             });
         }
@@ -78,6 +111,17 @@ pub async fn snapshot(pool: &PgPool) -> Result<Snapshot, DbError> {
                 .map_err(|e| DbError::Corrupt(e.to_string()))?;
         }
     }
+    {
+        let sql = format!("{ENTRY_SELECT} WHERE e.deleted_at IS NULL");
+        let mut rows = sqlx::query_as::<_, EntryRow>(&sql).fetch(&mut *tx);
+        while let Some(row) = rows.try_next().await? {
+            let (key, list) = (row.pk, row.list_pk);
+            names.push(NameChange::entry(key, list, &Entry::try_from(row)?));
+        }
+    }
     tx.commit().await?;
-    Ok(b.finish(version))
+    Ok(Loaded {
+        snapshot: b.finish(version),
+        names,
+    })
 }

@@ -22,6 +22,16 @@ pub enum ListSelector {
     One(ListId),
 }
 
+impl ListSelector {
+    /// Whether any of `selectors` picks the list with this id.
+    pub fn any_selects(selectors: &[ListSelector], id: &str) -> bool {
+        selectors.iter().any(|s| match s {
+            Self::All => true,
+            Self::One(l) => l.as_str() == id,
+        })
+    }
+}
+
 impl TryFrom<String> for ListSelector {
     type Error = super::InvalidId;
     fn try_from(s: String) -> Result<Self, Self::Error> {
@@ -156,6 +166,7 @@ pub enum Rule {
     Sanctions(SanctionsRule),
     Jurisdiction(JurisdictionRule),
     BeneficialOwnership(BeneficialOwnershipRule),
+    NameMatch(NameMatchRule),
 }
 
 /// Rules are read by hand rather than with serde's internal tagging, which buffers the rule and
@@ -183,8 +194,9 @@ impl<'de> Deserialize<'de> for Rule {
             Some("sanctions") => body(fields).map(Rule::Sanctions),
             Some("jurisdiction") => body(fields).map(Rule::Jurisdiction),
             Some("beneficial_ownership") => body(fields).map(Rule::BeneficialOwnership),
+            Some("name_match") => body(fields).map(Rule::NameMatch),
             _ => Err(format!(
-                "unknown rule kind {kind}; expected \"sanctions\", \"jurisdiction\" or \"beneficial_ownership\""
+                "unknown rule kind {kind}; expected \"sanctions\", \"jurisdiction\", \"beneficial_ownership\" or \"name_match\""
             )),
         }
         .map_err(D::Error::custom)
@@ -197,6 +209,7 @@ pub enum RuleKind {
     Sanctions,
     Jurisdiction,
     BeneficialOwnership,
+    NameMatch,
 }
 
 impl Rule {
@@ -205,6 +218,7 @@ impl Rule {
             Rule::Sanctions(r) => &r.id,
             Rule::Jurisdiction(r) => &r.id,
             Rule::BeneficialOwnership(r) => &r.id,
+            Rule::NameMatch(r) => &r.id,
         }
     }
 
@@ -213,6 +227,7 @@ impl Rule {
             Rule::Sanctions(_) => RuleKind::Sanctions,
             Rule::Jurisdiction(_) => RuleKind::Jurisdiction,
             Rule::BeneficialOwnership(_) => RuleKind::BeneficialOwnership,
+            Rule::NameMatch(_) => RuleKind::NameMatch,
         }
     }
 
@@ -245,7 +260,7 @@ impl Rule {
                 r.control,
                 r.review_threshold,
             )),
-            Rule::BeneficialOwnership(_) => None,
+            Rule::BeneficialOwnership(_) | Rule::NameMatch(_) => None,
         }
     }
 }
@@ -270,6 +285,24 @@ fn review() -> ControlEffect {
 }
 fn both_fields() -> Vec<LocationField> {
     vec![LocationField::Jurisdiction, LocationField::Headquarters]
+}
+
+/// Matches the screened entity's names (or a candidate's) against list entries: a match at or
+/// above `review_threshold` is a `review` reason with `basis: "name_match"`; a match that an
+/// identifier confirms is a `block` with `basis: "listed"`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NameMatchRule {
+    pub id: RuleId,
+    #[serde(default = "all_lists")]
+    pub lists: Vec<ListSelector>,
+    /// A match score in (0, 1]; defaults to the matcher's recommended review threshold.
+    #[serde(default = "name_review_threshold")]
+    pub review_threshold: f64,
+}
+
+fn name_review_threshold() -> f64 {
+    crate::matching::REVIEW_THRESHOLD
 }
 
 /// A policy as a client sends it.
@@ -297,25 +330,40 @@ impl PolicySpec {
                 ));
             }
             let percent = |v: f64| v.is_finite() && v > 0.0 && v <= 100.0;
-            match rule {
-                Rule::Sanctions(r) => {
-                    if r.lists.is_empty() {
+            let check_lists = |lists: &[ListSelector]| {
+                if lists.is_empty() {
+                    return Err(Invalid::new(
+                        at("lists"),
+                        "empty",
+                        "name at least one list, or \"*\"",
+                    ));
+                }
+                for (j, l) in lists.iter().enumerate() {
+                    if let ListSelector::One(id) = l
+                        && !list_exists(id)
+                    {
                         return Err(Invalid::new(
-                            at("lists"),
-                            "empty",
-                            "name at least one list, or \"*\"",
+                            at(&format!("lists[{j}]")),
+                            "unknown_list",
+                            format!("no list '{id}'"),
                         ));
                     }
-                    for (j, l) in r.lists.iter().enumerate() {
-                        if let ListSelector::One(id) = l
-                            && !list_exists(id)
-                        {
-                            return Err(Invalid::new(
-                                at(&format!("lists[{j}]")),
-                                "unknown_list",
-                                format!("no list '{id}'"),
-                            ));
-                        }
+                }
+                Ok(())
+            };
+            match rule {
+                Rule::Sanctions(r) => check_lists(&r.lists)?,
+                Rule::NameMatch(r) => {
+                    check_lists(&r.lists)?;
+                    if !(r.review_threshold.is_finite()
+                        && r.review_threshold > 0.0
+                        && r.review_threshold <= 1.0)
+                    {
+                        return Err(Invalid::new(
+                            at("review_threshold"),
+                            "invalid_threshold",
+                            "a name-match threshold is a score in (0, 1]",
+                        ));
                     }
                 }
                 Rule::Jurisdiction(r) => {

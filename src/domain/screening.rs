@@ -4,6 +4,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::matching::Explanation;
+
 use super::{
     Aliases, EntityId, EntityKind, Identifiers, Interest, Invalid, Jurisdiction, Name, RuleKind,
     Share, ShareRange, Stake, default_interest,
@@ -146,6 +148,8 @@ pub enum Basis {
     Controlled,
     /// The share attributable to the sources reaches the review threshold.
     ReviewBand,
+    /// A name or alias of the entity matches a list entry (see `matches`).
+    NameMatch,
 }
 
 /// One link of an ownership path.
@@ -183,6 +187,35 @@ pub struct Reason {
     pub message: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub listings: Vec<ListingRef>,
+    /// The list entries whose names matched (`name_match` rules), best first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matches: Vec<ListMatch>,
+}
+
+/// A list entry that matched a name, with how.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ListMatch {
+    pub list: String,
+    /// The entry's id.
+    pub entry: String,
+    /// The entry's name or alias that matched.
+    pub name: String,
+    /// 0 to 1.
+    pub score: f64,
+    /// The entity the entry designates, if the graph knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity: Option<String>,
+    pub explanation: Explanation,
+}
+
+/// An entity of the graph whose name matched a signup candidate's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EntityMatch {
+    pub entity: String,
+    /// The entity's name or alias that matched.
+    pub name: String,
+    pub score: f64,
+    pub explanation: Explanation,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -213,6 +246,10 @@ pub struct Screening {
     pub screened_at: DateTime<Utc>,
     pub reasons: Vec<Reason>,
     pub ubo: Vec<UboItem>,
+    /// For a candidate no identifier resolved: the known entities whose names match, best
+    /// first. A strong, unique one is screened as the candidate (`resolved_by: "name"`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub possible_matches: Vec<EntityMatch>,
 }
 
 /// One upstream owner (or downstream subsidiary) of an entity.
@@ -226,4 +263,58 @@ pub struct Holding {
     pub effective_share: f64,
     /// Whether a chain of majority holdings runs between the two.
     pub controls: bool,
+}
+
+/// `POST /v1/match`: which list entries does this name match?
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MatchRequest {
+    pub name: Name,
+    /// A known kind lets a person's name not match a company's, and the other way round.
+    pub kind: Option<EntityKind>,
+    /// Counts against entries whose countries all differ.
+    pub jurisdiction: Option<Jurisdiction>,
+    /// A matching identifier outweighs the name; a conflicting one counts against.
+    #[serde(default)]
+    pub identifiers: Identifiers,
+    /// Which lists to search: ids, or `"*"` (the default) for every active list.
+    pub lists: Option<Vec<super::ListSelector>>,
+    /// At most this many candidates, 1 to 100 (default 10).
+    pub limit: Option<usize>,
+    /// Only candidates scoring at least this, 0 to 1 (default: the matcher's review
+    /// threshold).
+    pub threshold: Option<f64>,
+}
+
+impl MatchRequest {
+    pub fn limit(&self) -> Result<usize, Invalid> {
+        match self.limit {
+            None => Ok(10),
+            Some(n @ 1..=100) => Ok(n),
+            Some(_) => Err(Invalid::new(
+                "limit",
+                "invalid_limit",
+                "limit is between 1 and 100",
+            )),
+        }
+    }
+
+    pub fn threshold(&self) -> Result<f64, Invalid> {
+        match self.threshold {
+            None => Ok(crate::matching::REVIEW_THRESHOLD),
+            Some(t) if t.is_finite() && (0.0..=1.0).contains(&t) => Ok(t),
+            Some(_) => Err(Invalid::new(
+                "threshold",
+                "invalid_threshold",
+                "threshold is a score between 0 and 1",
+            )),
+        }
+    }
+}
+
+/// The answer of `POST /v1/match`.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct MatchResponse {
+    /// Best first.
+    pub candidates: Vec<ListMatch>,
 }

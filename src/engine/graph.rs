@@ -363,6 +363,11 @@ impl Snapshot {
         self.lists.get(&key).map(|l| &**l)
     }
 
+    /// Every list, in no particular order.
+    pub fn lists(&self) -> impl Iterator<Item = &ListMeta> {
+        self.lists.values().map(|l| &**l)
+    }
+
     /// An upper bound of node indices, for sizing per-node tables.
     pub fn node_bound(&self) -> usize {
         self.overlay.next as usize

@@ -43,7 +43,9 @@ impl Sources<'_> {
                 fields: &r.fields,
                 persons: r.include_persons,
             }),
-            Rule::BeneficialOwnership(_) => None,
+            // Name matching needs the name index, which the engine does not hold: the service
+            // evaluates it (crate::app).
+            Rule::BeneficialOwnership(_) | Rule::NameMatch(_) => None,
         }
     }
 
@@ -74,13 +76,7 @@ impl Sources<'_> {
         };
         local.graph[n].listings.iter().filter_map(move |l| {
             let list = local.snap.list(l.list)?;
-            selectors
-                .iter()
-                .any(|s| match s {
-                    ListSelector::All => true,
-                    ListSelector::One(id) => id.as_str() == &*list.id,
-                })
-                .then_some((*l, list))
+            ListSelector::any_selects(selectors, &list.id).then_some((*l, list))
         })
     }
 
@@ -385,6 +381,7 @@ fn self_reason(local: &Local, rule: &Rule, sources: &Sources) -> Reason {
         paths: Vec::new(),
         message,
         listings,
+        matches: Vec::new(),
     }
 }
 
@@ -470,6 +467,7 @@ fn explain(
         paths,
         message,
         listings: Vec::new(),
+        matches: Vec::new(),
     }
 }
 

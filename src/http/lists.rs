@@ -1,16 +1,21 @@
 //! `/v1/lists` and their entries.
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use serde::Serialize;
-use utoipa::ToSchema;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::http::{StatusCode, header};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::error::{ApiResult, ErrorBody};
+use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{Actor, Json, Query};
 use super::{ListParams, parse_id};
 use crate::app::AppState;
 use crate::db;
-use crate::domain::{Entry, EntryId, List, ListId, ListPatch, NewEntry, NewList};
+use crate::domain::{
+    Entry, EntryId, ImportSummary, List, ListId, ListKind, ListPatch, Name, NewEntry, NewList,
+};
+use crate::formats::{Files, Format, UnknownFormat};
+use crate::import::ListImport;
 
 /// Create a list.
 #[utoipa::path(post, path = "/v1/lists", tag = "lists", request_body = NewList,
@@ -131,4 +136,113 @@ pub async fn delete_entry(
     let committed = db::lists::delete_entry(&s.db, &actor, &list, &entry).await?;
     s.publish(committed).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The largest list file the import route takes.
+pub const IMPORT_LIMIT: usize = 512 * 1024 * 1024;
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportParams {
+    /// `ofac-csv`, `ofac-xml`, `un-xml`, `eu-xml`, `uk-csv` or `ftm`.
+    format: String,
+    /// The list's name, when the import creates it (default: its id).
+    name: Option<String>,
+    /// The list's kind, when the import creates it (default `sanctions`).
+    kind: Option<ListKind>,
+}
+
+/// Import a list file: the list becomes what the file states. Entries that appear, change or
+/// disappear are counted; disappeared entries get `delisted_on`; the same file twice changes
+/// nothing. A file that does not parse is rejected whole (422, naming the line or element)
+/// and the list stays as it was. The body is the file itself; `ofac-csv` takes
+/// `multipart/form-data` with the parts `sdn.csv`, `alt.csv`, `add.csv` (and optionally
+/// `sdn_comments.csv`).
+#[utoipa::path(post, path = "/v1/lists/{list}/import", tag = "lists",
+    params(("list" = String, Path), ImportParams),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, body = ImportSummary), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn import(
+    State(s): State<AppState>,
+    Actor(actor): Actor,
+    Path(list): Path<String>,
+    Query(q): Query<ImportParams>,
+    req: Request,
+) -> ApiResult<axum::Json<ImportSummary>> {
+    let list: ListId = list
+        .parse()
+        .map_err(|_| ApiError::invalid("list", "invalid_id", "not a valid list id"))?;
+    let format: Format = q
+        .format
+        .parse()
+        .map_err(|e: UnknownFormat| ApiError::invalid("format", "unknown_format", e.to_string()))?;
+    let name = q
+        .name
+        .map(|n| Name::parse(&n))
+        .transpose()
+        .map_err(|_| ApiError::invalid("name", "invalid_name", "not a valid list name"))?;
+    let files = read_files(req, format).await?;
+    let import = ListImport {
+        list,
+        name,
+        kind: q.kind.unwrap_or(ListKind::Sanctions),
+        format,
+        files,
+    };
+    Ok(axum::Json(s.import_list(&actor, import).await?))
+}
+
+/// The file(s) of an import: the raw body, or the parts of a multipart body by name.
+async fn read_files(req: Request, format: Format) -> Result<Files, ApiError> {
+    let too_large = |status: StatusCode| status == StatusCode::PAYLOAD_TOO_LARGE;
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if !multipart {
+        let body = Bytes::from_request(req, &()).await.map_err(|r| {
+            if too_large(r.status()) {
+                ApiError::TooLarge(IMPORT_LIMIT)
+            } else {
+                ApiError::Malformed {
+                    message: r.body_text(),
+                    field: None,
+                }
+            }
+        })?;
+        return Ok(Files::single(format.as_str(), body.to_vec()));
+    }
+    let malformed = |message: String| ApiError::Malformed {
+        message,
+        field: None,
+    };
+    let mut parts = Multipart::from_request(req, &())
+        .await
+        .map_err(|r| malformed(r.body_text()))?;
+    let mut files = Files::new();
+    while let Some(field) = parts.next_field().await.map_err(|e| {
+        if too_large(e.status()) {
+            ApiError::TooLarge(IMPORT_LIMIT)
+        } else {
+            malformed(e.body_text())
+        }
+    })? {
+        let name = field
+            .file_name()
+            .or(field.name())
+            .unwrap_or_default()
+            .to_owned();
+        let bytes = field.bytes().await.map_err(|e| {
+            if too_large(e.status()) {
+                ApiError::TooLarge(IMPORT_LIMIT)
+            } else {
+                malformed(e.body_text())
+            }
+        })?;
+        files
+            .add(name, bytes.to_vec())
+            .map_err(|e| ApiError::invalid("file", "invalid_file", e.to_string()))?;
+    }
+    Ok(files)
 }

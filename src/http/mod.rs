@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod lists;
+pub mod matching;
 pub mod ownerships;
 pub mod policy;
 pub mod screenings;
@@ -55,9 +56,15 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(lists::get, lists::patch))
         .routes(routes!(lists::create_entry, lists::entries))
         .routes(routes!(lists::get_entry, lists::delete_entry))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(lists::import))
+                .layer(DefaultBodyLimit::max(lists::IMPORT_LIMIT)),
+        )
         .routes(routes!(policy::get, policy::put))
         .routes(routes!(screenings::create))
         .routes(routes!(screenings::get))
+        .routes(routes!(matching::create))
         .with_state(state)
         .split_for_parts();
     let spec = api.to_json().unwrap_or_default();
