@@ -13,7 +13,7 @@ use crate::db::{self, Committed, DbError};
 use crate::domain::{
     Aliases, EntityId, EntryIdentifier, IdScheme, Identifiers, ImportSummary, Interest, Invalid,
     ListId, ListKind, Name, NewEntity, NewEntry, NewList, NewOwnership, OwnershipId, Share,
-    ShareRange, Text,
+    ShareRange, Text, UNSTATED_SHARE_MIN,
 };
 use crate::formats::{self, Files, Format, FormatError, Holding, ListRecord, Parsed, Stake};
 
@@ -41,11 +41,6 @@ impl From<Invalid> for ImportError {
         Self::Db(DbError::Invalid(e))
     }
 }
-
-/// The lowest share an ownership whose size the source does not state is stored with: it is
-/// a range from this to 100%, which makes what it owns *possibly* owned (review) but never
-/// definitely owned.
-pub const UNSTATED_SHARE_MIN: f64 = 0.01;
 
 /// Parses and applies one list import. Returns what it did and the committed change, if it
 /// changed anything, for the caller to publish.

@@ -197,12 +197,12 @@ pub async fn get(pool: &PgPool, id: &EntityId) -> Result<Entity, DbError> {
 }
 
 /// A live entity by id, locked for the rest of the transaction.
-pub(crate) async fn lock_live(tx: &mut super::Tx, id: &EntityId) -> Result<EntityRow, DbError> {
+pub(crate) async fn lock_live(conn: &mut sqlx::PgConnection, id: &EntityId) -> Result<EntityRow, DbError> {
     let row: Option<EntityRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM entities WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
     ))
     .bind(id.as_str())
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *conn)
     .await?;
     row.ok_or_else(|| DbError::not_found("entity", id))
 }

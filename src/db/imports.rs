@@ -17,14 +17,15 @@ use std::collections::{HashMap, HashSet};
 use chrono::NaiveDate;
 use serde_json::json;
 use sqlx::types::Json;
-use sqlx::{FromRow, PgPool};
+use sqlx::{Acquire, FromRow, PgConnection, PgPool};
 
 use super::entities::{self, EntityRow, Fields};
 use super::lists::{LIST_COLUMNS, ListRow};
 use super::ownerships::{self, OwnershipRow};
 use super::{ChangeRecord, Committed, DbError, Tx, begin_change, commit_change};
 use crate::domain::{
-    Entity, EntityKind, EntryIdentifier, IdScheme, ImportSummary, Invalid,
+    Entity, EntityKind, EntryIdentifier, IdScheme, ImportSummary, Invalid, Share, ShareRange,
+    UNSTATED_SHARE_MIN,
     NewEntity, NewEntry, NewList, NewOwnership, Ownership, Text,
 };
 use crate::engine::{EdgeData, GraphChange, Listing};
@@ -329,38 +330,68 @@ impl Run {
                 self.summary.ownerships_removed += 1;
             }
         }
-        for new in wanted {
+        let source = Text::try_from(source.to_owned()).map_err(|e| {
+            Invalid::new("source", "invalid_text", format!("list id as source: {e}"))
+        })?;
+        // Sources restate holdings over time without closing the old statement, so stated
+        // shares can add up past 100%. The most recent statements are taken as stated;
+        // an older one that no longer fits is kept as "up to" its share.
+        let mut order: Vec<&NewOwnership> = wanted.iter().collect();
+        order.sort_by_key(|o| {
+            (
+                std::cmp::Reverse(o.valid_from),
+                o.valid_to.is_some(),
+                std::cmp::Reverse(o.valid_to),
+            )
+        });
+        for new in order {
             let mut new = new.clone();
-            new.source = Some(Text::try_from(source.to_owned()).map_err(|e| {
-                Invalid::new("source", "invalid_text", format!("list id as source: {e}"))
-            })?);
+            new.source = Some(source.clone());
             let id = new.id.as_ref().map(|i| i.to_string()).unwrap_or_default();
-            match stored.remove(&id) {
-                Some(row) if same_ownership(&Ownership::try_from(row.clone())?, &new) => {}
-                Some(row) => {
-                    let (_, data) = ownerships::rewrite(tx, row.pk, &new).await?;
-                    self.changes.push(GraphChange::RemoveLink {
-                        owner: row.owner.as_str().into(),
-                        owned: row.owned.as_str().into(),
-                        key: row.pk,
-                    });
-                    self.touched.extend([row.owner, row.owned]);
-                    self.link_added(&new, data);
-                    self.summary.ownerships_changed += 1;
+            let row = stored.remove(&id);
+            if let Some(row) = &row {
+                let as_stored = Ownership::try_from(row.clone())?;
+                if same_ownership(&as_stored, &new) || same_ownership(&as_stored, &demoted(&new))
+                {
+                    continue;
                 }
-                None => {
-                    self.add_link(tx, &new).await?;
-                    self.summary.ownerships_added += 1;
-                }
+                self.changes.push(GraphChange::RemoveLink {
+                    owner: row.owner.as_str().into(),
+                    owned: row.owned.as_str().into(),
+                    key: row.pk,
+                });
+                self.touched.extend([row.owner.clone(), row.owned.clone()]);
+                self.summary.ownerships_changed += 1;
+            } else {
+                self.summary.ownerships_added += 1;
             }
+            let data = self.write_link(tx, row.map(|r| r.pk), &new).await?;
+            self.link_added(&new, data);
         }
         Ok(())
     }
 
-    async fn add_link(&mut self, tx: &mut Tx, new: &NewOwnership) -> Result<(), DbError> {
-        let (_, data) = ownerships::insert(tx, new).await?;
-        self.link_added(new, data);
-        Ok(())
+    /// Writes one ownership (a new row, or new terms for a stored one); a stated share that
+    /// would take the total held in the owned entity past 100% is kept as "up to" it.
+    async fn write_link(
+        &mut self,
+        tx: &mut Tx,
+        stored: Option<i64>,
+        new: &NewOwnership,
+    ) -> Result<EdgeData, DbError> {
+        let mut attempt = tx.begin().await?;
+        match write_ownership(&mut attempt, stored, new).await {
+            Ok(data) => {
+                attempt.commit().await?;
+                Ok(data)
+            }
+            Err(DbError::Invalid(i)) if i.code == ownerships::TOTAL_EXCEEDED && new.share.is_some() => {
+                attempt.rollback().await?;
+                self.summary.ownerships_up_to += 1;
+                write_ownership(tx, stored, &demoted(new)).await
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn link_added(&mut self, new: &NewOwnership, data: EdgeData) {
@@ -591,6 +622,33 @@ impl Run {
 
 fn party(e: &NewEntry) -> Party {
     Party::listed(&e.name, &e.aliases, e.kind, &e.countries, &e.identifiers)
+}
+
+async fn write_ownership(
+    conn: &mut PgConnection,
+    stored: Option<i64>,
+    o: &NewOwnership,
+) -> Result<EdgeData, DbError> {
+    let (_, data) = match stored {
+        Some(pk) => ownerships::rewrite(conn, pk, o).await?,
+        None => ownerships::insert(conn, o).await?,
+    };
+    Ok(data)
+}
+
+/// A stated share kept as "up to" it.
+fn demoted(o: &NewOwnership) -> NewOwnership {
+    let mut d = o.clone();
+    if let Some(s) = d.share.take() {
+        d.share_range = Share::new(UNSTATED_SHARE_MIN)
+            .ok()
+            .filter(|min| min.get() <= s.get())
+            .map(|min| ShareRange { min, max: s });
+        if d.share_range.is_none() {
+            d.share = Some(s);
+        }
+    }
+    d
 }
 
 fn same_ownership(o: &Ownership, n: &NewOwnership) -> bool {

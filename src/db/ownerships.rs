@@ -1,7 +1,7 @@
 //! Ownerships: create, read, soft delete.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::{FromRow, PgPool};
+use sqlx::{FromRow, PgConnection, PgPool};
 
 use super::entities::lock_live;
 use super::{
@@ -95,9 +95,12 @@ impl TryFrom<OwnershipRow> for Ownership {
     }
 }
 
+/// The error code of a write that would take the total held in an entity past 100%.
+pub(crate) const TOTAL_EXCEEDED: &str = "share_total_exceeds_100";
+
 /// Shares and votes are percentages of one whole: at no date may the known minimums held in an
 /// entity add up past 100.
-async fn check_total(tx: &mut super::Tx, owned_pk: i64, interest: Interest) -> Result<(), DbError> {
+async fn check_total(conn: &mut PgConnection, owned_pk: i64, interest: Interest) -> Result<(), DbError> {
     // The total is a step function of the date that only rises where a link starts, so its
     // maximum is at one of the start dates (or before all of them).
     let total: f64 = sqlx::query_scalar(
@@ -113,12 +116,12 @@ async fn check_total(tx: &mut super::Tx, owned_pk: i64, interest: Interest) -> R
     )
     .bind(owned_pk)
     .bind(interest.as_str())
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *conn)
     .await?;
     if total > 100.0 + 1e-9 {
         return Err(Invalid::new(
             "share",
-            "share_total_exceeds_100",
+            TOTAL_EXCEEDED,
             format!(
                 "the known minimum {} held in this entity would reach {}% at some date",
                 interest.as_str(),
@@ -157,12 +160,12 @@ pub async fn create(
 /// Inserts an ownership between two live entities inside a graph-changing transaction, and
 /// checks that the shares held in the owned entity stay within 100%.
 pub(crate) async fn insert(
-    tx: &mut super::Tx,
+    conn: &mut PgConnection,
     new: &NewOwnership,
 ) -> Result<(Ownership, EdgeData), DbError> {
     let stake = new.stake()?;
-    let owner = lock_live(tx, &new.owner).await?;
-    let owned = lock_live(tx, &new.owned).await?;
+    let owner = lock_live(conn, &new.owner).await?;
+    let owned = lock_live(conn, &new.owned).await?;
     let id = new.id.clone().unwrap_or_else(OwnershipId::generate);
     let pk: i64 = sqlx::query_scalar(
         "INSERT INTO ownerships (id, owner_pk, owned_pk, interest, share, share_min, share_max, valid_from, valid_to, source)
@@ -178,27 +181,27 @@ pub(crate) async fn insert(
     .bind(new.valid_from)
     .bind(new.valid_to)
     .bind(new.source.as_ref().map(Text::as_str))
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *conn)
     .await
     .map_err(on_constraint)?;
     // Checked after the insert, so that a taken id is reported as such, and counting the new
     // row as stored; an error rolls the insert back.
-    checked(tx, pk, owned.pk, new.interest).await
+    checked(conn, pk, owned.pk, new.interest).await
 }
 
 /// Checks the total held in the owned entity once a row is written, and reads the row back.
 async fn checked(
-    tx: &mut super::Tx,
+    conn: &mut PgConnection,
     pk: i64,
     owned_pk: i64,
     interest: Interest,
 ) -> Result<(Ownership, EdgeData), DbError> {
     if interest.is_quantified() {
-        check_total(tx, owned_pk, interest).await?;
+        check_total(conn, owned_pk, interest).await?;
     }
     let row: OwnershipRow = sqlx::query_as(&format!("{SELECT} WHERE o.pk = $1"))
         .bind(pk)
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *conn)
         .await?;
     let data = row.edge()?;
     Ok((Ownership::try_from(row)?, data))
@@ -206,13 +209,13 @@ async fn checked(
 
 /// Gives a stored ownership new terms (its id stays), with the same checks as [`insert`].
 pub(crate) async fn rewrite(
-    tx: &mut super::Tx,
+    conn: &mut PgConnection,
     pk: i64,
     new: &NewOwnership,
 ) -> Result<(Ownership, EdgeData), DbError> {
     let stake = new.stake()?;
-    let owner = lock_live(tx, &new.owner).await?;
-    let owned = lock_live(tx, &new.owned).await?;
+    let owner = lock_live(conn, &new.owner).await?;
+    let owned = lock_live(conn, &new.owned).await?;
     sqlx::query(
         "UPDATE ownerships SET owner_pk = $2, owned_pk = $3, interest = $4, share = $5,
              share_min = $6, share_max = $7, valid_from = $8, valid_to = $9, source = $10
@@ -228,10 +231,10 @@ pub(crate) async fn rewrite(
     .bind(new.valid_from)
     .bind(new.valid_to)
     .bind(new.source.as_ref().map(Text::as_str))
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await
     .map_err(on_constraint)?;
-    checked(tx, pk, owned.pk, new.interest).await
+    checked(conn, pk, owned.pk, new.interest).await
 }
 
 /// An ownership by id, deleted or not.

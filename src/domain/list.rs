@@ -219,6 +219,9 @@ pub struct ImportSummary {
     pub ownerships_added: usize,
     pub ownerships_changed: usize,
     pub ownerships_removed: usize,
+    /// Stated shares that contradict the source's other statements (they would take the
+    /// total held in an entity past 100%), kept as "up to" the stated share.
+    pub ownerships_up_to: usize,
     /// The change-log version of the import; null when the file changed nothing.
     pub graph_version: Option<i64>,
 }
@@ -242,6 +245,7 @@ impl ImportSummary {
             ownerships_added: 0,
             ownerships_changed: 0,
             ownerships_removed: 0,
+            ownerships_up_to: 0,
             graph_version: None,
         }
     }

@@ -42,6 +42,11 @@ impl From<Share> for f64 {
     }
 }
 
+/// The lowest share of a holding whose size a source does not state, or states in a way that
+/// contradicts its other statements: such a holding is stored as a range from this to the
+/// most it can be, which can make what it owns *possibly* owned (review), never definitely.
+pub const UNSTATED_SHARE_MIN: f64 = 0.01;
+
 /// A share known only within bounds, as registries often publish it ("25% to 50%").
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(try_from = "RawRange")]

@@ -3,6 +3,7 @@
 mod concurrency;
 mod entities;
 mod harness;
+mod imports;
 mod lists_policy;
 mod ownerships;
 mod screenings;
