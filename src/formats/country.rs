@@ -45,6 +45,7 @@ const SPELLINGS: &[(&str, &str)] = &[
     ("Gaza", "PS"),
     ("Palestinian Territories", "PS"),
     ("Crimea", "UA-43"),
+    ("Northern Mali", "ML"),
     ("Russia", "RU"),
     ("Syria", "SY"),
     ("Swaziland", "SZ"),

@@ -366,4 +366,81 @@ mod tests {
         let names: Vec<&str> = files.names().collect();
         assert_eq!(names, ["sdn.csv", "alt.csv", "add.csv", "sdn_comments.csv"]);
     }
+
+    /// Parse times of the two full lists; run with
+    /// `cargo test --release --lib formats::tests::parse_times -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn parse_times() {
+        let ofac = Files::read_path(
+            Format::OfacCsv,
+            &crate::testdata::shared_path("sanctions/ofac/full_2021"),
+        )
+        .unwrap();
+        let un = Files::single(
+            "un.xml",
+            crate::testdata::read_shared("sanctions/un/un_consolidated_2026-02-27.xml"),
+        );
+        for (format, files) in [(Format::OfacCsv, ofac), (Format::UnXml, un)] {
+            let mut best = std::time::Duration::MAX;
+            let mut parsed = Parsed::default();
+            for _ in 0..5 {
+                let start = std::time::Instant::now();
+                parsed = parse(format, &files).unwrap();
+                best = best.min(start.elapsed());
+            }
+            println!(
+                "{format}: {} records in {best:?} (best of 5)",
+                parsed.records.len()
+            );
+            for note in &parsed.notes {
+                println!("  note: {note}");
+            }
+        }
+    }
+
+    /// Mangled real files (bytes replaced by markup and separator characters) are accepted or
+    /// refused, never a panic.
+    #[test]
+    fn mangled_files_never_panic() {
+        use rand::{Rng, SeedableRng};
+        let samples = [
+            (
+                Format::OfacXml,
+                "sanctions/ofac/sdn_xml_excerpt_2020-04-22.xml",
+            ),
+            (Format::UnXml, "sanctions/un/un_sample_2024-10-17.xml"),
+            (Format::EuXml, "sanctions/eu/eu_fsf_sample_2020-04-15.xml"),
+            (
+                Format::UkCsv,
+                "sanctions/uk/uk_hmt_conlist_sample_2020-04-27.csv",
+            ),
+            (
+                Format::Ftm,
+                "sanctions/opensanctions/ftm/t1.entities.ftm.json",
+            ),
+            (Format::OfacCsv, "sanctions/ofac/tiny/sdn.csv"),
+        ];
+        let noise = b"<>/\"',;\n\r&{}[]:-0\x1a\xff\xc3 ";
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for (format, path) in samples {
+            let original = crate::testdata::read_shared(path);
+            for _ in 0..300 {
+                let mut bytes = original.clone();
+                for _ in 0..rng.gen_range(1..8) {
+                    let at = rng.gen_range(0..bytes.len());
+                    bytes[at] = noise[rng.gen_range(0..noise.len())];
+                }
+                let files = if format == Format::OfacCsv {
+                    let mut f = Files::single("sdn.csv", bytes);
+                    f.add("alt.csv", Vec::new()).unwrap();
+                    f.add("add.csv", Vec::new()).unwrap();
+                    f
+                } else {
+                    Files::single("f", bytes)
+                };
+                let _ = parse(format, &files);
+            }
+        }
+    }
 }

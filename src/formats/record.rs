@@ -44,7 +44,12 @@ impl Notes {
             ));
         }
         for (name, n) in self.unknown_countries {
-            lines.push(format!("unknown country '{name}' skipped ({n} times)"));
+            let times = if n == 1 {
+                "once".to_owned()
+            } else {
+                format!("{n} times")
+            };
+            lines.push(format!("unknown country '{name}' skipped ({times})"));
         }
         lines
     }

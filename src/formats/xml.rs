@@ -10,6 +10,10 @@ use quick_xml::{Reader, XmlVersion};
 use super::FormatError;
 use super::text::{LineIndex, at_line, decode_utf8};
 
+/// The deepest element nesting accepted; list files use five or six levels, and a bound keeps
+/// hostile input from exhausting the stack.
+const MAX_DEPTH: usize = 32;
+
 /// One element of a record.
 #[derive(Debug)]
 pub struct Node {
@@ -111,6 +115,12 @@ impl State<'_> {
             return Err(FormatError::new(
                 self.here(line),
                 "content after the root element",
+            ));
+        }
+        if self.open.len() + self.capture.len() >= MAX_DEPTH {
+            return Err(FormatError::new(
+                self.here(line),
+                format!("elements nested more than {MAX_DEPTH} deep"),
             ));
         }
         if self.open.is_empty() && name != self.root {
@@ -311,6 +321,7 @@ mod tests {
 
     #[test]
     fn broken_documents_are_rejected_with_a_line() {
+        let deep = "<list>".repeat(40);
         let cases = [
             (
                 "<list><group><item>\n<name>x</name>\n",
@@ -322,6 +333,7 @@ mod tests {
             ),
             ("<list></list>\n<list/>", "t.xml line 2"),
             ("<other/>", "t.xml line 1"),
+            (deep.as_str(), "t.xml line 1"),
             ("", "t.xml line 1"),
             (
                 "<list>\n<group><item>&bogus;</item></group></list>",
