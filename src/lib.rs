@@ -8,6 +8,8 @@
 //! - [`domain`]: validated types (`EntityId`, `Jurisdiction`, `Share`, policy rules, screening
 //!   answers). JSON becomes these once, at the edge.
 //! - [`engine`]: the in-memory graph (petgraph) and the rules. No I/O, no async.
+//! - [`formats`]: readers of the public file formats (sanctions lists); parsing only, no I/O
+//!   beyond reading bytes.
 //! - [`db`]: all the SQL: the store of record, the change log, and loading the graph.
 //! - [`http`]: the axum routes, extractors, error type and OpenAPI description.
 //! - [`app`]: the running service: shared state, applying committed changes to the graph in
@@ -25,9 +27,12 @@ pub mod cli;
 pub mod db;
 pub mod domain;
 pub mod engine;
+pub mod formats;
 // `gen` is a reserved keyword from the 2024 edition on, hence the raw identifier.
 pub mod r#gen;
 pub mod http;
 pub mod import;
 pub mod names;
 pub mod seed;
+#[cfg(test)]
+pub mod testdata;
