@@ -8,6 +8,8 @@
 //! - [`domain`]: validated types (`EntityId`, `Jurisdiction`, `Share`, policy rules, screening
 //!   answers). JSON becomes these once, at the edge.
 //! - [`engine`]: the in-memory graph (petgraph) and the rules. No I/O, no async.
+//! - [`matching`]: fuzzy name screening: normalisation, legal forms, token-aligned scoring with
+//!   explanations, the in-memory candidate index over list names, and its evaluation.
 //! - [`db`]: all the SQL: the store of record, the change log, and loading the graph.
 //! - [`http`]: the axum routes, extractors, error type and OpenAPI description.
 //! - [`app`]: the running service: shared state, applying committed changes to the graph in
@@ -24,4 +26,5 @@ pub mod engine;
 // `gen` is a reserved keyword from the 2024 edition on, hence the raw identifier.
 pub mod r#gen;
 pub mod http;
+pub mod matching;
 pub mod seed;
