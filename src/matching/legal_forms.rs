@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 
 use serde::Deserialize;
 
-use super::normalize::split_tokens;
+use super::normalize::{roman, split_tokens};
 
 /// One legal form of the table.
 #[derive(Debug)]
@@ -77,6 +77,10 @@ fn build(yaml: &str) -> Table {
             let Some(first) = tokens.first().cloned() else {
                 continue;
             };
+            // "II" reads as a number at the end of a name, not as a legal form.
+            if tokens.len() == 1 && roman(&first).is_some() {
+                continue;
+            }
             let list = by_first.entry(first).or_default();
             // The first entry to claim an alias keeps it.
             if !list.iter().any(|(t, _)| *t == tokens) {

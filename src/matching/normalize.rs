@@ -575,7 +575,7 @@ fn number_word(text: &str) -> Option<u64> {
 }
 
 /// A Roman numeral in canonical form, I to XXXIX.
-fn roman(text: &str) -> Option<u64> {
+pub(crate) fn roman(text: &str) -> Option<u64> {
     const ONES: [&str; 10] = ["", "i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix"];
     let tens = text.bytes().take_while(|&b| b == b'x').count();
     let rest = &text[tens..];

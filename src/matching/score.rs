@@ -1,7 +1,7 @@
 //! Scoring two normalised names, then a query against a record.
 //!
 //! **Tokens.** Two tokens are as similar as their Damerau-Levenshtein distance allows, with
-//! `r` the edits per character: `1 - r - r²` (one typo in a long word costs little, several
+//! `r` the edits per character: `1 - r - 1.5 r²` (one typo in a long word costs little, several
 //! cost fast), raised when their consonant skeletons are equal (a transliteration variant:
 //! `0.55 + 0.45 × edit`, or 0.9 when one is written without vowels), 1 for synonyms and nicknames, 0.9 for an initial and a name it
 //! starts with; numbers are equal or not at all.
@@ -15,7 +15,9 @@
 //! of its tokens, over the weights of all tokens of both names; so unmatched tokens on either
 //! side count against. When one name is wholly matched and the other has more (a patronymic, a
 //! grandfather's name, "(Schweiz)"), the extra tokens count at a reduced weight: half for
-//! persons, three quarters for organisations. A match on weak tokens alone (legal forms,
+//! persons, three quarters for organisations. When both names keep unmatched tokens, those
+//! stand against each other (a substitution, "al-Tikriti" for "al-Mosuli") and count once
+//! more. A match on weak tokens alone (legal forms,
 //! generic words, particles) when a name has real words is halved; conflicting legal forms and
 //! differing numbers multiply it down.
 
@@ -35,6 +37,8 @@ const MAX_JOIN: usize = 3;
 /// Weight of the tokens beyond a wholly matched name, for persons and organisations.
 const EXTRA_PERSON: f64 = 0.5;
 const EXTRA_ORG: f64 = 0.75;
+/// Extra weight of the unmatched tokens that stand against each other.
+const SWAP: f64 = 1.0;
 /// Factor when only weak tokens matched though a name has real words.
 const WEAK_ONLY: f64 = 0.5;
 /// Factor for legal forms of different generic types.
@@ -95,7 +99,7 @@ fn items(name: &Name) -> Vec<Item<'_>> {
     out
 }
 
-/// Similarity of two strings from their edit distance: `1 - r - r²`, `r` edits per character.
+/// Similarity of two strings from their edit distance, `r` edits per character.
 pub(crate) fn edit_similarity(a: &str, b: &str) -> f64 {
     let len = a.chars().count().max(b.chars().count());
     if len == 0 {
@@ -103,15 +107,19 @@ pub(crate) fn edit_similarity(a: &str, b: &str) -> f64 {
     }
     // Optimal string alignment: Levenshtein with adjacent transpositions as one edit.
     let r = strsim::osa_distance(a, b) as f64 / len as f64;
-    (1.0 - r - r * r).max(0.0)
+    curve(r)
+}
+
+/// Similarity from edits per character: `1 - r - 1.5 r²`.
+fn curve(r: f64) -> f64 {
+    (1.0 - r - 1.5 * r * r).max(0.0)
 }
 
 /// Whether the lengths alone leave room for an edit similarity of `min`: the distance is at
 /// least the difference in length.
 fn could_pair(a: &str, b: &str, min: f64) -> bool {
     let (la, lb) = (a.len(), b.len());
-    let r = la.abs_diff(lb) as f64 / la.max(lb).max(1) as f64;
-    1.0 - r - r * r >= min
+    curve(la.abs_diff(lb) as f64 / la.max(lb).max(1) as f64) >= min
 }
 
 fn phonetic_similarity(a: &Token, b: &Token, edit: f64) -> f64 {
@@ -171,7 +179,10 @@ pub(crate) fn token_similarity(a: &Token, b: &Token) -> (f64, MatchKind) {
 }
 
 fn item_similarity(q: &Name, qi: &Item, c: &Name, ci: &Item) -> Option<(f64, MatchKind)> {
-    if qi.range.len() == 1 && ci.range.len() == 1 {
+    if qi.range.len() == ci.range.len() {
+        if qi.range.len() > 1 {
+            return None; // as many tokens on both sides: the single pairs say it better
+        }
         let (sim, kind) = token_similarity(&q.tokens[qi.range.start], &c.tokens[ci.range.start]);
         return (sim >= MIN_PAIR).then_some((sim, kind));
     }
@@ -201,7 +212,7 @@ fn align(q: &Name, c: &Name) -> Vec<Pair> {
     candidates.sort_by(|a, b| {
         b.sim
             .total_cmp(&a.sim)
-            .then((b.q.len() + b.c.len()).cmp(&(a.q.len() + a.c.len())))
+            .then((a.q.len() + a.c.len()).cmp(&(b.q.len() + b.c.len())))
             .then(a.q.start.cmp(&b.q.start))
             .then(a.c.start.cmp(&b.c.start))
     });
@@ -376,7 +387,10 @@ pub(crate) fn compare_names(q: &Name, c: &Name) -> NameMatch {
         (true, false) => (1.0 - keep) * extra_q,
         _ => 0.0,
     };
-    let denominator = total - discount;
+    // A token unmatched on each side is a substitution: a different name part, which says
+    // more against than a part merely left out.
+    let swap = SWAP * extra_q.min(extra_c);
+    let denominator = total - discount + swap;
     let mut score = if denominator > 0.0 {
         matched / denominator
     } else {

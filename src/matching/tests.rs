@@ -309,3 +309,25 @@ fn the_labelled_pairs_read_and_score() {
     assert_eq!(report.screening.misaligned_rows, 0);
     assert_eq!(report.cross_script.0, 22);
 }
+
+#[test]
+#[ignore]
+fn debug_print() {
+    for (a, b) in [
+        (
+            "Bowne Global Solutions, Inc.",
+            "Bowne Global Solutions II, Inc.",
+        ),
+        ("Citigroup Capital Trust I", "Citigroup Capital Trust II"),
+    ] {
+        let q = Query {
+            kind: Some(EntityKind::Company),
+            ..query(a)
+        };
+        let h = compare(&q, &record(&[b], Some(EntityKind::Company)));
+        println!(
+            "{:#?}",
+            h.map(|h| (h.score, h.explanation.tokens, h.explanation.numbers))
+        );
+    }
+}
