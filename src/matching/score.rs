@@ -14,8 +14,10 @@
 //! **Name score.** A weighted Dice coefficient: each pair adds its similarity times the weights
 //! of its tokens, over the weights of all tokens of both names; so unmatched tokens on either
 //! side count against. When one name is wholly matched and the other has more (a patronymic, a
-//! grandfather's name, "(Schweiz)"), the extra tokens count at a reduced weight: half for
-//! persons, three quarters for organisations. When both names keep unmatched tokens, those
+//! grandfather's name), the extra tokens count half for persons, who often drop or add
+//! middle names; for organisations they count a quarter more, as an added word usually names
+//! another entity ("Banco Santander México", "Deutsche Bank Trust Company"), and ownership
+//! between such entities is the graph's business, not the name matcher's. When both names keep unmatched tokens, those
 //! stand against each other (a substitution, "al-Tikriti" for "al-Mosuli") and count once
 //! more. A match on weak tokens alone (legal forms,
 //! generic words, particles) when a name has real words is halved; conflicting legal forms and
@@ -36,7 +38,7 @@ const MIN_JOINED: f64 = 0.85;
 const MAX_JOIN: usize = 3;
 /// Weight of the tokens beyond a wholly matched name, for persons and organisations.
 const EXTRA_PERSON: f64 = 0.5;
-const EXTRA_ORG: f64 = 0.75;
+const EXTRA_ORG: f64 = 1.25;
 /// Extra weight of the unmatched tokens that stand against each other.
 const SWAP: f64 = 1.0;
 /// Factor when only weak tokens matched though a name has real words.
@@ -130,7 +132,8 @@ fn phonetic_similarity(a: &Token, b: &Token, edit: f64) -> f64 {
     if !comparable {
         return 0.0;
     }
-    let short = if a.skeleton.len() == 1 { 0.9 } else { 1.0 };
+    // Short skeletons ("sn" for "snow" and "snoe") say little.
+    let short = if a.skeleton.len() <= 2 { 0.9 } else { 1.0 };
     // Written without vowels (Arabic or Hebrew script): the skeleton is all there is.
     let abjad = |t: &Token| !t.text.bytes().any(normalize::is_vowel);
     let base = if abjad(a) || abjad(b) {
@@ -186,11 +189,32 @@ fn item_similarity(q: &Name, qi: &Item, c: &Name, ci: &Item) -> Option<(f64, Mat
         let (sim, kind) = token_similarity(&q.tokens[qi.range.start], &c.tokens[ci.range.start]);
         return (sim >= MIN_PAIR).then_some((sim, kind));
     }
+    if let Some(found) = acronym(q, qi, c, ci).or_else(|| acronym(c, ci, q, qi)) {
+        return Some(found);
+    }
     if !could_pair(&qi.text, &ci.text, MIN_JOINED) {
         return None;
     }
     let sim = edit_similarity(&qi.text, &ci.text);
     (sim >= MIN_JOINED).then_some((sim, MatchKind::Joined))
+}
+
+/// A short token standing for the initials of neighbours on the other side ("U.S." for
+/// "United States", "JC" for "Jean Claude"). For a person the initials may not be the whole
+/// name: "N.N." is nobody in particular.
+fn acronym(a: &Name, ai: &Item, b: &Name, bi: &Item) -> Option<(f64, MatchKind)> {
+    let short = ai.range.len() == 1 && bi.range.len() > 1;
+    let token = &a.tokens[ai.range.start];
+    if !short || matches!(token.class, Class::Number(_)) || !(2..=5).contains(&token.text.len()) {
+        return None;
+    }
+    let initials: String = b.tokens[bi.range.clone()]
+        .iter()
+        .filter_map(|t| t.text.chars().next())
+        .collect();
+    let whole = b.tokens.iter().filter(|t| alignable(t)).count() == bi.range.len();
+    let allowed = a.org_like || b.org_like || !whole;
+    (allowed && initials == token.text).then_some((0.9, MatchKind::Initial))
 }
 
 /// Greedy alignment: best pairs first, each token in one pair at most.
@@ -325,17 +349,18 @@ pub(crate) fn compare_names(q: &Name, c: &Name) -> NameMatch {
         });
     }
 
-    // Legal forms: one agreeing pair counts as matched; the rest stay unmatched.
+    // Legal forms: agreeing pairs count as matched; the rest stay unmatched.
     let (fq, fc) = (free_forms(q, &used_q), free_forms(c, &used_c));
     let ids = |v: &[(usize, u16)]| v.iter().map(|&(_, id)| id).collect::<Vec<_>>();
     let agreement = legal_forms::agreement(&ids(&fq), &ids(&fc));
     if agreement == Agreement::Agree {
-        let agreeing = fq.iter().find_map(|&(i, a)| {
-            fc.iter()
-                .find(|&&(_, b)| legal_forms::agreement(&[a], &[b]) == Agreement::Agree)
-                .map(|&(j, _)| (i, j))
-        });
-        if let Some((i, j)) = agreeing {
+        for &(i, a) in &fq {
+            let agreeing = fc.iter().find(|&&(j, b)| {
+                !used_c[j] && legal_forms::agreement(&[a], &[b]) == Agreement::Agree
+            });
+            let Some(&(j, _)) = agreeing else {
+                continue;
+            };
             used_q[i] = true;
             used_c[j] = true;
             let w = q.tokens[i].weight() + c.tokens[j].weight();

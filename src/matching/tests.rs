@@ -313,21 +313,22 @@ fn the_labelled_pairs_read_and_score() {
 #[test]
 #[ignore]
 fn debug_print() {
-    for (a, b) in [
-        (
-            "Bowne Global Solutions, Inc.",
-            "Bowne Global Solutions II, Inc.",
-        ),
-        ("Citigroup Capital Trust I", "Citigroup Capital Trust II"),
-    ] {
+    let pairs = std::env::var("DEBUG_PAIRS").unwrap_or_default();
+    for pair in pairs.split(';') {
+        let Some((a, b)) = pair.split_once('|') else {
+            continue;
+        };
         let q = Query {
             kind: Some(EntityKind::Company),
             ..query(a)
         };
         let h = compare(&q, &record(&[b], Some(EntityKind::Company)));
-        println!(
-            "{:#?}",
-            h.map(|h| (h.score, h.explanation.tokens, h.explanation.numbers))
-        );
+        for t in h.iter().flat_map(|h| &h.explanation.tokens) {
+            println!(
+                "{:?} {:?} {:.2} {:?} {}",
+                t.query, t.candidate, t.similarity, t.kind, t.weight
+            );
+        }
+        println!("{:?}\n", h.map(|h| h.explanation.summary));
     }
 }
