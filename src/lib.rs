@@ -10,6 +10,8 @@
 //! - [`engine`]: the in-memory graph (petgraph) and the rules. No I/O, no async.
 //! - [`formats`]: readers of the public file formats (sanctions lists); parsing only, no I/O
 //!   beyond reading bytes.
+//! - [`matching`]: fuzzy name screening: normalisation, legal forms, token-aligned scoring with
+//!   explanations, the in-memory candidate index over list names, and its evaluation.
 //! - [`db`]: all the SQL: the store of record, the change log, and loading the graph.
 //! - [`http`]: the axum routes, extractors, error type and OpenAPI description.
 //! - [`app`]: the running service: shared state, applying committed changes to the graph in
@@ -21,6 +23,7 @@
 //! - [`seed`]: the demonstration data set in `seed-data/`.
 //! - [`gen`](crate::r#gen): a synthetic registry shaped like a real one, for benchmarks.
 //! - [`cli`]: the `ownergraph` command line.
+//! - [`testdata`]: where tests and evaluations find the shared public sample data.
 
 pub mod app;
 pub mod cli;
@@ -32,7 +35,7 @@ pub mod formats;
 pub mod r#gen;
 pub mod http;
 pub mod import;
+pub mod matching;
 pub mod names;
 pub mod seed;
-#[cfg(test)]
 pub mod testdata;
