@@ -8,10 +8,10 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::domain::{ListId, ListKind, Name};
-use crate::formats::{Files, Format};
+use crate::formats::{self, Files, Format};
 use crate::import::{self, ListImport};
 use crate::r#gen::{Config, Registry};
-use crate::{app, db, http, seed};
+use crate::{app, db, http, matching, seed};
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/ownergraph";
 
@@ -49,6 +49,11 @@ enum Command {
     Lists {
         #[command(subcommand)]
         command: ListsCommand,
+    },
+    /// Measure quality against public labelled data.
+    Eval {
+        #[command(subcommand)]
+        command: EvalCommand,
     },
     /// Load the seed data (idempotent).
     Seed {
@@ -93,6 +98,20 @@ enum ListsCommand {
         #[arg(long, default_value = "sanctions", value_parser = parse_list_kind)]
         kind: ListKind,
         path: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvalCommand {
+    /// Precision, recall and F1 of the name matcher on the labelled pairs (nomenklatura's
+    /// name benchmark, beside its own matcher's frozen scores), recall of yente's UN
+    /// positives against the UN list and false positives of its negatives, and the
+    /// cross-script pairs; all at the one review threshold.
+    Names {
+        /// The shared data folder holding `sanctions/labelled/` and `sanctions/un/`
+        /// (default: $OWNERGRAPH_SHARED_DATA, else ../shared/data).
+        #[arg(long)]
+        data: Option<PathBuf>,
     },
 }
 
@@ -186,6 +205,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "imported in {:.2} s; running instances pick the change up from the change log",
                 started.elapsed().as_secs_f64()
             );
+        }
+        Command::Eval {
+            command: EvalCommand::Names { data },
+        } => {
+            let dir = data.unwrap_or_else(crate::testdata::shared_data_dir);
+            let un = dir.join("sanctions/un/un_consolidated_2026-02-27.xml");
+            let parsed = formats::parse(Format::UnXml, &Files::read_path(Format::UnXml, &un)?)?;
+            let un_list: Vec<matching::Record> = parsed
+                .records
+                .iter()
+                .map(|r| matching::Record {
+                    names: std::iter::once(&r.name)
+                        .chain(&r.aliases)
+                        .map(|n| n.as_str().to_owned())
+                        .collect(),
+                    kind: r.kind,
+                    countries: r.countries.clone(),
+                    identifiers: r.identifiers.clone(),
+                })
+                .collect();
+            let started = std::time::Instant::now();
+            let report = matching::eval::run_eval(&dir, &un_list)?;
+            println!("{report}");
+            eprintln!("evaluated in {:.1} s", started.elapsed().as_secs_f64());
         }
         Command::Seed { dir } => {
             let pool = open(&cli.database_url).await?;
