@@ -131,6 +131,9 @@ impl<'a> Doc<'a> {
             index.insert(e.id.clone(), entities.len());
             entities.push((n + 1, e));
         }
+        if entities.is_empty() {
+            return Err(FormatError::new(at_line(file, 1), "no entities"));
+        }
         Ok(Self {
             file,
             entities,
@@ -325,7 +328,7 @@ fn holding(doc: &Doc, i: usize, notes: &mut Notes) -> Result<Option<Holding>, Fo
     let (owner, owned) = (&doc.entities[owner].1, &doc.entities[owned].1);
     if owner.kind().is_none() || owned.kind().is_none() || owner.id == owned.id {
         notes.push(format!(
-            "{}: Ownership '{}' is not between two parties; skipped",
+            "{}: Ownership '{}' is not between two different parties; skipped",
             doc.at(i),
             e.id
         ));
@@ -593,6 +596,7 @@ mod tests {
             parse("f.json", nameless.as_bytes()).unwrap_err().message,
             "the name is empty"
         );
+        assert_eq!(parse("f.json", b"\n").unwrap_err().message, "no entities");
         let sanction = line("s", "Sanction", r#""entity": ["gone"]"#);
         assert_eq!(
             parse("f.json", sanction.as_bytes()).unwrap_err().at,
@@ -613,7 +617,7 @@ mod tests {
         assert!(p.graph.unwrap().holdings.is_empty());
         assert_eq!(
             p.notes,
-            ["f.json line 3: Ownership 'o' is not between two parties; skipped"]
+            ["f.json line 3: Ownership 'o' is not between two different parties; skipped"]
         );
     }
 

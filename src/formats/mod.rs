@@ -23,11 +23,12 @@
 //!
 //! # What cannot be detected
 //!
-//! XML files end with the root's closing tag, so any cut is caught. The line-based formats
-//! have no end marker of their own: a file must end with a line break (a cut inside the last
-//! row is caught), but a cut exactly at a row boundary of the UK CSV or of an FtM file is
-//! indistinguishable from a shorter list. OFAC's legacy CSV files end with a 0x1A byte; see
-//! [`Format::OfacCsv`] for how it is used.
+//! XML files end with the root's closing tag, so any cut is caught. A CSV file must end with
+//! a line break and close every quote, and every FtM line is a whole JSON object, so a cut
+//! inside a row or line is caught too. A cut exactly at a row boundary, though, leaves a
+//! shorter list that the UK CSV and FtM formats cannot tell from a whole one (in FtM, a cut
+//! that leaves an `Ownership` or `Sanction` naming a lost entity is still caught). For
+//! OFAC's CSV see [`Format::OfacCsv`].
 
 mod country;
 mod eu_xml;
@@ -73,8 +74,10 @@ pub enum Format {
     /// plus `sdn_comments.csv` when given (the overflow of long remarks). No header, `-0-`
     /// means null, Latin-1 when not UTF-8. OFAC ends each file with a 0x1A byte; the marker
     /// is optional (subsets made by others lack it), but when `sdn.csv` has it, `alt.csv`
-    /// and `add.csv` must have it too, and the other way round, so a download with one
-    /// cut file is rejected. Every `alt.csv`/`add.csv` row must name an `sdn.csv` entry.
+    /// and `add.csv` must have it too, and the other way round, so a real download with a
+    /// cut file is rejected. Every `alt.csv`/`add.csv`/`sdn_comments.csv` row must name an
+    /// `sdn.csv` entry, which also catches most cuts of an `sdn.csv` without the marker; a
+    /// marker-less `alt.csv` or `add.csv` cut exactly at a row boundary cannot be detected.
     OfacCsv,
     /// OFAC's `sdnList` XML.
     OfacXml,
@@ -150,6 +153,7 @@ impl FormatError {
 
 /// The input of [`parse`]: named files. `ofac-csv` takes `sdn.csv`, `alt.csv`, `add.csv` and
 /// optionally `sdn_comments.csv`; every other format takes exactly one file, of any name.
+/// Names are compared ignoring ASCII case ("SDN.CSV" is `sdn.csv`).
 #[derive(Clone, Debug, Default)]
 pub struct Files {
     parts: Vec<(String, Vec<u8>)>,
@@ -210,7 +214,7 @@ impl Files {
     pub fn get(&self, name: &str) -> Option<&[u8]> {
         self.parts
             .iter()
-            .find(|(n, _)| n == name)
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, b)| b.as_slice())
     }
 
@@ -352,7 +356,7 @@ mod tests {
         files.add("b.xml", b"<x/>".to_vec()).unwrap();
         let err = parse(Format::UnXml, &files).unwrap_err();
         assert!(err.message.contains("exactly one file"), "{err}");
-        assert!(files.add("a.xml", Vec::new()).is_err());
+        assert!(files.add("A.XML", Vec::new()).is_err());
         assert!(parse(Format::EuXml, &Files::new()).is_err());
     }
 
