@@ -11,7 +11,7 @@ CREATE TABLE list_imports (
     pk bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     list_pk bigint NOT NULL REFERENCES lists (pk),
     -- The change-log version of the import; null when it changed nothing.
-    version bigint REFERENCES change_log (version),
+    version bigint,
     format text NOT NULL,
     sha256 text NOT NULL,
     actor text NOT NULL,

@@ -11,8 +11,8 @@
 //! has been applied exactly once.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -25,10 +25,10 @@ use crate::domain::{
     Candidate, EntityId, ImportSummary, Invalid, Jurisdiction, ListMatch, ListSelector,
     MatchRequest, OwnerRef, Policy, Rule, Screening, ScreeningId, ScreeningRequest,
 };
-use crate::import::{self, ListImport};
-use crate::names::{self, Names, Subject};
 use crate::engine::{self, Declared, GraphChange, Local, NodeData, Party, Snapshot};
 use crate::http::error::ApiError;
+use crate::import::{self, ListImport};
+use crate::names::{self, Names, Subject};
 
 /// Overlay size past which the graph is compacted in the background.
 const COMPACT_AFTER: usize = 50_000;
@@ -415,7 +415,9 @@ impl AppState {
         if let Some(party) = subject_party {
             let names = self.names();
             for rule in &policy.rules {
-                let Rule::NameMatch(rule) = rule else { continue };
+                let Rule::NameMatch(rule) = rule else {
+                    continue;
+                };
                 let matches = names.list_matches(
                     &snap,
                     &Subject::of(&party),

@@ -9,8 +9,8 @@ use clap::{Parser, Subcommand};
 
 use crate::domain::{ListId, ListKind, Name};
 use crate::formats::{self, Files, Format};
-use crate::import::{self, ListImport};
 use crate::r#gen::{Config, Registry};
+use crate::import::{self, ListImport};
 use crate::{app, db, http, matching, seed};
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/ownergraph";

@@ -72,8 +72,8 @@ pub async fn import_list(
         format: format.as_str(),
         sha256: &sha256,
     };
-    let out = db::imports::import_list(pool, actor, &list, source, set, crate::domain::today())
-        .await?;
+    let out =
+        db::imports::import_list(pool, actor, &list, source, set, crate::domain::today()).await?;
     tracing::info!(
         list = %req.list,
         format = format.as_str(),
@@ -124,7 +124,10 @@ fn import_set(parsed: Parsed) -> Result<ImportSet, ImportError> {
     let (entities, ownerships) = match graph {
         None => (Vec::new(), Vec::new()),
         Some(g) => (
-            g.parties.into_iter().map(entity).collect::<Result<_, _>>()?,
+            g.parties
+                .into_iter()
+                .map(entity)
+                .collect::<Result<_, _>>()?,
             g.holdings
                 .into_iter()
                 .map(ownership)
@@ -147,7 +150,11 @@ fn party_id(id: &str) -> Result<EntityId, ImportError> {
         .map_err(|_| invalid("party", id, "the id is not a valid entity id"))
 }
 
-fn identifiers(pairs: &[(String, String)], at: &str, id: &str) -> Result<Vec<EntryIdentifier>, ImportError> {
+fn identifiers(
+    pairs: &[(String, String)],
+    at: &str,
+    id: &str,
+) -> Result<Vec<EntryIdentifier>, ImportError> {
     pairs
         .iter()
         .map(|(scheme, value)| {

@@ -10,13 +10,13 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::{Aliases, Entity, EntityKind, Entry, EntryIdentifier, Jurisdiction, Name};
 use crate::domain::{
     Basis, Decision, EntityMatch, ListMatch, ListSelector, ListingRef, NameMatchRule, Reason,
     RuleKind,
 };
 use crate::engine::Snapshot;
 use crate::matching::{CountryCheck, Hit, Index, Query, Record};
-use crate::domain::{Aliases, Entity, EntityKind, Entry, EntryIdentifier, Jurisdiction, Name};
 
 /// What the name index keeps of a listed party or an entity.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -143,7 +143,7 @@ impl EntryMeta {
 
 /// A list entry that matched a name.
 #[derive(Clone, Debug)]
-pub struct EntryMatch {
+pub struct EntryHit {
     /// The list's key in the store (its id is in the graph snapshot's list table).
     pub list: i64,
     pub entry: Box<str>,
@@ -154,7 +154,7 @@ pub struct EntryMatch {
 
 /// An entity of the graph that matched a name.
 #[derive(Clone, Debug)]
-pub struct EntityMatch {
+pub struct EntityHit {
     pub entity: Box<str>,
     pub hit: Hit<i64>,
 }
@@ -249,7 +249,7 @@ impl Names {
         list: impl Fn(i64) -> bool,
         limit: usize,
         threshold: f64,
-    ) -> Vec<EntryMatch> {
+    ) -> Vec<EntryHit> {
         let accept = |key: i64| {
             self.entry_meta
                 .get(&key)
@@ -260,7 +260,7 @@ impl Names {
             .into_iter()
             .filter_map(|hit| {
                 let m = self.entry_meta.get(&hit.key)?;
-                Some(EntryMatch {
+                Some(EntryHit {
                     list: m.list,
                     entry: m.id.clone(),
                     entity: m.entity.clone(),
@@ -271,12 +271,17 @@ impl Names {
     }
 
     /// The entities of the graph that match `query`.
-    pub fn match_entities(&self, query: &Query<'_>, limit: usize, threshold: f64) -> Vec<EntityMatch> {
+    pub fn match_entities(
+        &self,
+        query: &Query<'_>,
+        limit: usize,
+        threshold: f64,
+    ) -> Vec<EntityHit> {
         self.entities
             .search(query, limit, threshold, |_| true)
             .into_iter()
             .filter_map(|hit| {
-                Some(EntityMatch {
+                Some(EntityHit {
                     entity: self.entity_ids.get(&hit.key)?.clone(),
                     hit,
                 })
@@ -375,7 +380,11 @@ impl Names {
                         explanation: m.hit.explanation,
                         list,
                     };
-                    Some(((found.list.clone(), found.entry.clone()), found.score, found))
+                    Some((
+                        (found.list.clone(), found.entry.clone()),
+                        found.score,
+                        found,
+                    ))
                 })
                 .collect::<Vec<_>>()
         });

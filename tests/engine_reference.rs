@@ -678,6 +678,7 @@ fn basis_slot(b: Basis) -> usize {
         Basis::PossiblyOwned => 3,
         Basis::Controlled => 4,
         Basis::ReviewBand => 5,
+        Basis::NameMatch => unreachable!("the engine never matches names"),
     }
 }
 

@@ -110,7 +110,17 @@ pub async fn create(
         headquarters: new.headquarters,
         identifiers: &new.identifiers,
     };
-    write(tx, version, actor, "entity.create", INSERT, &id, fields, None).await
+    write(
+        tx,
+        version,
+        actor,
+        "entity.create",
+        INSERT,
+        &id,
+        fields,
+        None,
+    )
+    .await
 }
 
 /// The stored fields of an entity, as [`write_row`] binds them.
@@ -149,7 +159,8 @@ pub(crate) async fn write_row(
 pub(crate) const INSERT: &str = "INSERT INTO entities (id, kind, name, aliases, jurisdiction, headquarters, identifiers, search)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
-pub(crate) const UPDATE: &str = "UPDATE entities SET kind = $2, name = $3, aliases = $4, jurisdiction = $5, headquarters = $6,
+pub(crate) const UPDATE: &str =
+    "UPDATE entities SET kind = $2, name = $3, aliases = $4, jurisdiction = $5, headquarters = $6,
         identifiers = $7, search = $8, updated_at = now()
     WHERE id = $1";
 
@@ -197,7 +208,10 @@ pub async fn get(pool: &PgPool, id: &EntityId) -> Result<Entity, DbError> {
 }
 
 /// A live entity by id, locked for the rest of the transaction.
-pub(crate) async fn lock_live(conn: &mut sqlx::PgConnection, id: &EntityId) -> Result<EntityRow, DbError> {
+pub(crate) async fn lock_live(
+    conn: &mut sqlx::PgConnection,
+    id: &EntityId,
+) -> Result<EntityRow, DbError> {
     let row: Option<EntityRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM entities WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
     ))

@@ -24,9 +24,8 @@ use super::lists::{LIST_COLUMNS, ListRow};
 use super::ownerships::{self, OwnershipRow};
 use super::{ChangeRecord, Committed, DbError, Tx, begin_change, commit_change};
 use crate::domain::{
-    Entity, EntityKind, EntryIdentifier, IdScheme, ImportSummary, Invalid, Share, ShareRange,
-    UNSTATED_SHARE_MIN,
-    NewEntity, NewEntry, NewList, NewOwnership, Ownership, Text,
+    Entity, EntityKind, EntryIdentifier, IdScheme, ImportSummary, Invalid, NewEntity, NewEntry,
+    NewList, NewOwnership, Ownership, Share, ShareRange, Text, UNSTATED_SHARE_MIN,
 };
 use crate::engine::{EdgeData, GraphChange, Listing};
 use crate::names::{NameChange, Party};
@@ -351,8 +350,7 @@ impl Run {
             let row = stored.remove(&id);
             if let Some(row) = &row {
                 let as_stored = Ownership::try_from(row.clone())?;
-                if same_ownership(&as_stored, &new) || same_ownership(&as_stored, &demoted(&new))
-                {
+                if same_ownership(&as_stored, &new) || same_ownership(&as_stored, &demoted(&new)) {
                     continue;
                 }
                 self.changes.push(GraphChange::RemoveLink {
@@ -385,7 +383,9 @@ impl Run {
                 attempt.commit().await?;
                 Ok(data)
             }
-            Err(DbError::Invalid(i)) if i.code == ownerships::TOTAL_EXCEEDED && new.share.is_some() => {
+            Err(DbError::Invalid(i))
+                if i.code == ownerships::TOTAL_EXCEEDED && new.share.is_some() =>
+            {
                 attempt.rollback().await?;
                 self.summary.ownerships_up_to += 1;
                 write_ownership(tx, stored, &demoted(new)).await
@@ -459,7 +459,13 @@ impl Run {
                         Some(k) => k,
                         None => {
                             self.add_or_update(
-                                list, new, None, &mut stored, &mut inserts, &mut updates, today,
+                                list,
+                                new,
+                                None,
+                                &mut stored,
+                                &mut inserts,
+                                &mut updates,
+                                today,
                                 first_import,
                             );
                             continue;
@@ -695,11 +701,13 @@ impl StoredEntry {
                 .iter()
                 .map(String::as_str)
                 .eq(n.programs.iter().map(Text::as_str))
-            && self
+            && self.countries.iter().map(String::as_str).eq(n
                 .countries
                 .iter()
-                .map(String::as_str)
-                .eq(n.countries.iter().map(|c| c.to_string()).collect::<Vec<_>>().iter().map(String::as_str))
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .iter()
+                .map(String::as_str))
             && self.identifiers.0 == n.identifiers
             && self.entity_pk == entity_pk
     }
@@ -793,13 +801,19 @@ impl Rows {
     ) {
         self.pk.push(pk);
         self.name.push(e.name.as_str().to_owned());
-        self.aliases
-            .push(json!(e.aliases.0.iter().map(|a| a.as_str()).collect::<Vec<_>>()));
+        self.aliases.push(json!(
+            e.aliases.0.iter().map(|a| a.as_str()).collect::<Vec<_>>()
+        ));
         self.kind.push(e.kind.map(EntityKind::as_str));
-        self.programs
-            .push(json!(e.programs.iter().map(Text::as_str).collect::<Vec<_>>()));
-        self.countries
-            .push(json!(e.countries.iter().map(|c| c.to_string()).collect::<Vec<_>>()));
+        self.programs.push(json!(
+            e.programs.iter().map(Text::as_str).collect::<Vec<_>>()
+        ));
+        self.countries.push(json!(
+            e.countries
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+        ));
         self.identifiers.push(json!(e.identifiers));
         self.party.push(party(e));
         self.entity_pk.push(designates.as_ref().map(|d| d.0));

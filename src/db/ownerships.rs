@@ -100,7 +100,11 @@ pub(crate) const TOTAL_EXCEEDED: &str = "share_total_exceeds_100";
 
 /// Shares and votes are percentages of one whole: at no date may the known minimums held in an
 /// entity add up past 100.
-async fn check_total(conn: &mut PgConnection, owned_pk: i64, interest: Interest) -> Result<(), DbError> {
+async fn check_total(
+    conn: &mut PgConnection,
+    owned_pk: i64,
+    interest: Interest,
+) -> Result<(), DbError> {
     // The total is a step function of the date that only rises where a link starts, so its
     // maximum is at one of the start dates (or before all of them).
     let total: f64 = sqlx::query_scalar(

@@ -113,7 +113,11 @@ impl NewEntry {
             return Err(Invalid::new("programs", "too_many", "at most 100 programs"));
         }
         if self.countries.len() > 100 {
-            return Err(Invalid::new("countries", "too_many", "at most 100 countries"));
+            return Err(Invalid::new(
+                "countries",
+                "too_many",
+                "at most 100 countries",
+            ));
         }
         if self.identifiers.len() > 100 {
             return Err(Invalid::new(
@@ -144,7 +148,9 @@ pub struct Entry {
 }
 
 /// The kinds of identifier that lists publish and that name matching compares.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum IdScheme {
     Lei,

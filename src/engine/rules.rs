@@ -451,7 +451,9 @@ fn explain(
             "{share}% attributable to {who} (review at {}% or more)",
             percent(test.review_threshold.unwrap_or(0.0))
         ),
-        Basis::Listed | Basis::Located => unreachable!("self reasons are built by self_reason"),
+        Basis::Listed | Basis::Located | Basis::NameMatch => {
+            unreachable!("self reasons are built by self_reason, name matches by crate::names")
+        }
     };
     Reason {
         rule: rule.id().to_string(),

@@ -127,7 +127,9 @@ impl From<DbError> for ApiError {
 impl From<crate::import::ImportError> for ApiError {
     fn from(e: crate::import::ImportError) -> Self {
         match e {
-            crate::import::ImportError::Format(f) => Self::invalid("file", "invalid_file", f.to_string()),
+            crate::import::ImportError::Format(f) => {
+                Self::invalid("file", "invalid_file", f.to_string())
+            }
             crate::import::ImportError::Db(d) => d.into(),
         }
     }

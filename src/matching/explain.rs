@@ -1,10 +1,10 @@
 //! Why a hit scored what it scored, for the HTTP answers.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// How one query token and one list-name token were paired, or that one stayed alone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MatchKind {
     /// Same normalised text.
@@ -32,7 +32,7 @@ pub enum MatchKind {
 }
 
 /// One line of the token alignment.
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TokenMatch {
     /// Normalised query token(s); absent for a missing token.
     pub query: Option<String>,
@@ -47,7 +47,7 @@ pub struct TokenMatch {
 }
 
 /// How the legal forms of the two names compare.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
 pub enum LegalFormCheck {
     /// Neither name has a legal form.
@@ -63,7 +63,7 @@ pub enum LegalFormCheck {
 }
 
 /// How the numbers in the two names compare ("Fund VII" / "Fund VIII").
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
 pub enum NumberCheck {
     None,
@@ -80,7 +80,7 @@ pub enum NumberCheck {
 }
 
 /// An identifier scheme present on both sides.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct IdentifierCheck {
     pub scheme: String,
     /// The normalised query value compared.
@@ -90,7 +90,7 @@ pub struct IdentifierCheck {
     pub matched: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
 pub enum CountryCheck {
     /// One side or both have no country: neutral.
@@ -105,7 +105,7 @@ pub enum CountryCheck {
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KindCheck {
     /// A kind is unknown on one side, and the names do not contradict the other.
@@ -116,7 +116,7 @@ pub enum KindCheck {
 }
 
 /// Everything that went into a hit's score.
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Explanation {
     /// One line for a human reader.
     pub summary: String,

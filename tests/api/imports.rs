@@ -8,7 +8,12 @@ use super::harness::{TestApp, ofac_50, reason};
 use ownergraph::testdata::read_shared;
 
 /// POSTs one file as the body of an import.
-async fn import_file(app: &TestApp, list: &str, format: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+async fn import_file(
+    app: &TestApp,
+    list: &str,
+    format: &str,
+    bytes: Vec<u8>,
+) -> (StatusCode, Value) {
     let req = Request::builder()
         .method("POST")
         .uri(format!("/v1/lists/{list}/import?format={format}"))
@@ -93,7 +98,12 @@ async fn the_full_ofac_snapshot_imports_once_and_again_changes_nothing() {
     let (s, e) = app.get("/v1/lists/ofac-sdn/entries/36").await;
     assert_eq!(s, StatusCode::OK, "{e}");
     assert_eq!(e["name"], "AEROCARIBBEAN AIRLINES");
-    assert!(e["aliases"].as_array().unwrap().contains(&json!("AERO-CARIBBEAN")));
+    assert!(
+        e["aliases"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("AERO-CARIBBEAN"))
+    );
     assert_eq!(e["countries"], json!(["CU"]));
     assert_eq!(e["listed_on"], Value::Null, "OFAC's CSV states no dates");
 
@@ -112,55 +122,62 @@ async fn the_full_ofac_snapshot_imports_once_and_again_changes_nothing() {
     assert_eq!(all_entries(&app, "ofac-sdn").await.len(), 8976);
 }
 
-/// The tiny OFAC files with one entry dropped, one renamed and one added.
-fn edited_tiny() -> Vec<(&'static str, Vec<u8>)> {
-    let mut parts = ofac_parts("tiny");
-    let sdn = String::from_utf8_lossy(&parts[0].1).into_owned();
-    let rows: Vec<&str> = sdn.split_inclusive('\n').collect();
-    let dropped = rows[0].split(',').next().unwrap().to_owned();
-    let renamed = rows[1].split(',').next().unwrap().to_owned();
-    let mut out = String::new();
-    for (i, row) in rows.iter().enumerate() {
-        match i {
-            0 => continue,
-            1 => {
-                let mut fields: Vec<&str> = row.splitn(3, ',').collect();
-                fields[1] = "\"RENAMED TRADING COMPANY\"";
-                out.push_str(&fields.join(","));
-            }
-            _ if row.trim_start_matches('\u{1a}').trim().is_empty() => {
-                out.push_str("999999,\"NEWLY LISTED HOLDINGS LTD\",-0- ,\"TEST\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \r\n");
-                out.push_str(row);
-            }
-            _ => out.push_str(row),
-        }
-    }
-    if !out.contains("999999") {
-        out.push_str("999999,\"NEWLY LISTED HOLDINGS LTD\",-0- ,\"TEST\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \r\n");
-    }
-    parts[0].1 = out.into_bytes();
-    // Alternate names and addresses of the dropped entry go with it.
-    for part in parts.iter_mut().skip(1) {
-        let text = String::from_utf8_lossy(&part.1).into_owned();
-        part.1 = text
+/// The first `n` entries of the full OFAC snapshot, with their alternate names and addresses,
+/// as OFAC would publish such a list; `edit` may change the entry rows first.
+fn ofac_subset(n: usize, edit: impl Fn(&mut Vec<String>)) -> Vec<(&'static str, Vec<u8>)> {
+    let rows = |f: &str| -> Vec<String> {
+        String::from_utf8_lossy(&read_shared(&format!("sanctions/ofac/full_2021/{f}")))
             .split_inclusive('\n')
-            .filter(|r| r.split(',').next() != Some(dropped.as_str()))
-            .collect::<String>()
-            .into_bytes();
-    }
-    assert_ne!(dropped, renamed);
-    parts
+            .map(str::to_owned)
+            .filter(|r| !r.trim_start_matches('\u{1a}').trim().is_empty())
+            .collect()
+    };
+    let ent = |r: &str| r.split(',').next().unwrap_or_default().to_owned();
+    let mut sdn: Vec<String> = rows("sdn.csv").into_iter().take(n).collect();
+    edit(&mut sdn);
+    let kept: Vec<String> = sdn.iter().map(|r| ent(r)).collect();
+    let file = |lines: Vec<String>| {
+        let mut text: String = lines.concat();
+        text.push('\u{1a}');
+        text.into_bytes()
+    };
+    let related = |f: &str| {
+        file(
+            rows(f)
+                .into_iter()
+                .filter(|r| kept.contains(&ent(r)))
+                .collect(),
+        )
+    };
+    vec![
+        ("sdn.csv", file(sdn.clone())),
+        ("alt.csv", related("alt.csv")),
+        ("add.csv", related("add.csv")),
+    ]
+}
+
+/// Drops the first entry, renames the second and adds one.
+fn edited(rows: &mut Vec<String>) {
+    rows.remove(0);
+    // The name is the first quoted field; it may hold commas.
+    let start = rows[0].find(",\"").unwrap() + 2;
+    let end = start + rows[0][start..].find("\",").unwrap();
+    rows[0].replace_range(start..end, "RENAMED TRADING COMPANY");
+    rows.push(
+        "999999,\"NEWLY LISTED HOLDINGS LTD\",-0- ,\"CUBA\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \r\n"
+            .to_owned(),
+    );
 }
 
 #[tokio::test]
 async fn a_reimport_counts_what_appeared_changed_and_disappeared() {
     let app = TestApp::new().await;
-    let (s, first) = import_parts(&app, "sdn", &ofac_parts("tiny")).await;
+    let (s, first) = import_parts(&app, "sdn", &ofac_subset(40, |_| {})).await;
     assert_eq!(s, StatusCode::OK, "{first}");
     let before = all_entries(&app, "sdn").await;
     assert_eq!(before.len() as u64, count(&first, "records"));
 
-    let (s, delta) = import_parts(&app, "sdn", &edited_tiny()).await;
+    let (s, delta) = import_parts(&app, "sdn", &ofac_subset(40, edited)).await;
     assert_eq!(s, StatusCode::OK, "{delta}");
     assert_eq!(count(&delta, "added"), 1, "{delta}");
     assert_eq!(count(&delta, "changed"), 1, "{delta}");
@@ -177,13 +194,17 @@ async fn a_reimport_counts_what_appeared_changed_and_disappeared() {
     assert_eq!(delisted[0]["delisted_on"], json!(today));
     let added = after.iter().find(|e| e["id"] == "999999").unwrap();
     assert_eq!(added["name"], "NEWLY LISTED HOLDINGS LTD");
-    assert_eq!(added["listed_on"], json!(today), "appeared in a later import");
+    assert_eq!(
+        added["listed_on"],
+        json!(today),
+        "appeared in a later import"
+    );
     assert!(after.iter().any(|e| e["name"] == "RENAMED TRADING COMPANY"));
 
-    // The same edited file again changes nothing, and the original relists the dropped entry.
-    let (_, same) = import_parts(&app, "sdn", &edited_tiny()).await;
+    // The same edited files again change nothing, and the original relists the dropped entry.
+    let (_, same) = import_parts(&app, "sdn", &ofac_subset(40, edited)).await;
     assert_eq!(same["graph_version"], Value::Null, "{same}");
-    let (_, back) = import_parts(&app, "sdn", &ofac_parts("tiny")).await;
+    let (_, back) = import_parts(&app, "sdn", &ofac_subset(40, |_| {})).await;
     assert_eq!(count(&back, "relisted"), 1, "{back}");
     assert_eq!(count(&back, "delisted"), 1, "the added one leaves: {back}");
 }
@@ -216,10 +237,21 @@ async fn a_truncated_file_is_rejected_whole_and_the_list_stays_as_it_was() {
 async fn every_sample_format_imports() {
     let app = TestApp::new().await;
     let cases = [
-        ("ofac-xml", "sanctions/ofac/sdn_xml_excerpt_2020-04-22.xml", 8),
-        ("un-xml", "sanctions/un/un_consolidated_2026-02-27.xml", 1003),
-        ("eu-xml", "sanctions/eu/eu_fsf_sample_2020-04-15.xml", 7),
-        ("uk-csv", "sanctions/uk/uk_hmt_conlist_sample_2020-04-27.csv", 7),
+        (
+            "ofac-xml",
+            "sanctions/ofac/sdn_xml_excerpt_2020-04-22.xml",
+            8,
+        ),
+        (
+            "un-xml",
+            "sanctions/un/un_consolidated_2026-02-27.xml",
+            1003,
+        ),
+        (
+            "uk-csv",
+            "sanctions/uk/uk_hmt_conlist_sample_2020-04-27.csv",
+            6,
+        ),
     ];
     for (format, path, records) in cases {
         let list = format!("list-{format}");
@@ -228,6 +260,26 @@ async fn every_sample_format_imports() {
         assert_eq!(count(&summary, "records"), records, "{format}");
         assert_eq!(all_entries(&app, &list).await.len() as u64, records);
     }
+    // The EU sample holds a test entry ("TestOneWord") that reuses another entry's logicalId:
+    // an ambiguous file, refused whole with both places named. Without it, it imports.
+    let eu = String::from_utf8(read_shared("sanctions/eu/eu_fsf_sample_2020-04-15.xml")).unwrap();
+    let (s, err) = import_file(&app, "eu", "eu-xml", eu.clone().into_bytes()).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("line 110") && message.contains("5468"),
+        "{err}"
+    );
+    let start = eu
+        .find("TestOneWord")
+        .and_then(|i| eu[..i].rfind("<sanctionEntity"))
+        .unwrap();
+    let end = start + eu[start..].find("</sanctionEntity>").unwrap() + "</sanctionEntity>".len();
+    let cleaned = format!("{}{}", &eu[..start], &eu[end..]);
+    let (s, summary) = import_file(&app, "eu", "eu-xml", cleaned.into_bytes()).await;
+    assert_eq!(s, StatusCode::OK, "{summary}");
+    assert_eq!(count(&summary, "records"), 6);
+
     let (s, err) = import_file(&app, "x", "csv", b"a,b".to_vec()).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(err["error"]["field"], "format");
@@ -320,5 +372,9 @@ async fn a_delisting_keeps_history_for_as_of_screening() {
         )
         .await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(reason(&then, "ofac-50").unwrap()["basis"], "listed", "{then}");
+    assert_eq!(
+        reason(&then, "ofac-50").unwrap()["basis"],
+        "listed",
+        "{then}"
+    );
 }
