@@ -5,6 +5,7 @@ mod entities;
 mod harness;
 mod imports;
 mod lists_policy;
+mod matching;
 mod ownerships;
 mod screenings;
 mod seed;
