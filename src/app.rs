@@ -408,7 +408,10 @@ impl AppState {
         let local = Local::upstream(&snap, &root, &edges, as_of);
         let mut outcome = engine::screen(&local, &policy.rules);
         let subject_party = match (&subject_id, &req.candidate) {
-            (Some(id), _) => self.names().entity(id.as_str()).cloned(),
+            (Some(id), _) => snap
+                .lookup(id.as_str())
+                .and_then(|ix| snap.node(ix))
+                .and_then(|n| self.names().entity(n.key)),
             (None, Some(c)) => Some(candidate_party(c)),
             (None, None) => None,
         };
@@ -549,6 +552,7 @@ fn candidate_party(c: &Candidate) -> names::Party {
 /// through it read `owners[1] → candidate`.
 fn candidate_node(c: &Candidate, at: &str) -> NodeData {
     NodeData {
+        key: 0,
         id: at.into(),
         name: c.name.as_str().into(),
         kind: c.kind,

@@ -226,7 +226,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 })
                 .collect();
             let started = std::time::Instant::now();
-            let report = matching::eval::run_eval(&dir, &un_list)?;
+            let report = matching::eval::run_eval(&dir.join("sanctions/labelled"), &un_list)?;
             println!("{report}");
             eprintln!("evaluated in {:.1} s", started.elapsed().as_secs_f64());
         }

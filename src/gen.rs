@@ -229,6 +229,7 @@ impl Registry {
         for (ix, e) in (0u32..).zip(&self.entities) {
             // Ids are unique, so node indices are entity indices and links can skip lookups.
             let node = b.add_node(NodeData {
+                key: i64::from(ix) + 1,
                 id: entity_id(ix).into(),
                 name: self.name(ix).into(),
                 kind: e.kind,

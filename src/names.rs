@@ -166,8 +166,6 @@ pub struct Names {
     entry_meta: HashMap<i64, EntryMeta>,
     entities: Index<i64>,
     entity_ids: HashMap<i64, Box<str>>,
-    /// By entity id: what a screening of a known entity matches with.
-    entity_parties: HashMap<Box<str>, Party>,
 }
 
 fn record(p: &Party) -> Record {
@@ -225,13 +223,10 @@ impl Names {
             NameChange::Entity { key, id, party } => {
                 self.entities.upsert(*key, record(party));
                 self.entity_ids.insert(*key, id.clone());
-                self.entity_parties.insert(id.clone(), party.clone());
             }
             NameChange::RemoveEntity { key } => {
                 self.entities.remove(*key);
-                if let Some(id) = self.entity_ids.remove(key) {
-                    self.entity_parties.remove(&id);
-                }
+                self.entity_ids.remove(key);
             }
         }
     }
@@ -347,9 +342,23 @@ fn best_per<K: Eq + std::hash::Hash, T>(
 }
 
 impl Names {
-    /// An entity's party as the index holds it.
-    pub fn entity(&self, id: &str) -> Option<&Party> {
-        self.entity_parties.get(id)
+    /// An entity's party (by its key in the store) as the index holds it.
+    pub fn entity(&self, key: i64) -> Option<Party> {
+        let r = self.entities.record(key)?;
+        Some(Party {
+            names: r.names,
+            kind: r.kind,
+            countries: r.countries,
+            identifiers: r.identifiers,
+        })
+    }
+
+    /// Releases spare capacity after a bulk load.
+    pub fn shrink_to_fit(&mut self) {
+        self.entries.shrink_to_fit();
+        self.entities.shrink_to_fit();
+        self.entry_meta.shrink_to_fit();
+        self.entity_ids.shrink_to_fit();
     }
 
     /// The entries in force on `on`, on the active lists that `lists` selects, whose names

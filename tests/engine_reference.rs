@@ -198,6 +198,7 @@ fn snapshot(w: &World) -> Snapshot {
     let mut entry = 0;
     for n in &w.nodes {
         b.add_node(NodeData {
+            key: 0,
             id: n.id.as_str().into(),
             name: n.id.as_str().into(),
             kind: if n.person {
@@ -1105,6 +1106,7 @@ impl Fixture {
 
     fn company(mut self, id: &str, place: Option<&str>) -> Self {
         self.b.add_node(NodeData {
+            key: 0,
             id: id.into(),
             name: id.into(),
             kind: EntityKind::Company,
@@ -1320,6 +1322,7 @@ fn restricted_region_owner_blocks_its_subsidiary() {
     let mut b = BaseBuilder::default();
     for (id, place) in [("ant-group", "CN"), ("ant-sg", "SG")] {
         b.add_node(NodeData {
+            key: 0,
             id: id.into(),
             name: id.into(),
             kind: EntityKind::Company,

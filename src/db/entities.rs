@@ -68,8 +68,9 @@ impl TryFrom<EntityRow> for Entity {
 }
 
 /// What the graph keeps of an entity.
-pub fn node(e: &Entity) -> NodeData {
+pub fn node(key: i64, e: &Entity) -> NodeData {
     NodeData {
+        key,
         id: e.id.as_str().into(),
         name: e.name.as_str().into(),
         kind: e.kind,
@@ -184,7 +185,7 @@ async fn write(
         before: before.and_then(json),
         after: json(&entity),
         changes: vec![GraphChange::UpsertEntity {
-            node: node(&entity),
+            node: node(key, &entity),
         }],
         names: vec![NameChange::Entity {
             key,

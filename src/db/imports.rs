@@ -288,7 +288,7 @@ impl Run {
     fn graph_entity(&mut self, key: i64, e: &Entity) {
         self.touched.insert(e.id.to_string());
         self.changes.push(GraphChange::UpsertEntity {
-            node: entities::node(e),
+            node: entities::node(key, e),
         });
         self.names.push(NameChange::Entity {
             key,

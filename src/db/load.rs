@@ -78,6 +78,7 @@ pub async fn snapshot(pool: &PgPool) -> Result<Loaded, DbError> {
                 },
             });
             b.add_node(NodeData {
+                key: r.pk,
                 kind,
                 jurisdiction,
                 headquarters,

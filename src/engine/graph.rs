@@ -30,6 +30,9 @@ pub type NodeIx = u32;
 /// What the graph keeps of an entity: what the rules read, and what answers print.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NodeData {
+    /// The entity's key in the store (0 for a signup candidate), which the name index uses.
+    #[serde(default)]
+    pub key: i64,
     pub id: Box<str>,
     pub name: Box<str>,
     pub kind: EntityKind,
@@ -550,6 +553,7 @@ mod tests {
 
     fn node(id: &str) -> NodeData {
         NodeData {
+            key: 0,
             id: id.into(),
             name: id.into(),
             kind: EntityKind::Company,

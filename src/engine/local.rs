@@ -134,6 +134,7 @@ impl<'s> Builder<'s> {
 
 fn missing(ix: NodeIx) -> NodeData {
     NodeData {
+        key: 0,
         id: format!("#{ix}").into(),
         name: "(unknown)".into(),
         kind: crate::domain::EntityKind::Other,

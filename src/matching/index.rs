@@ -398,6 +398,32 @@ impl<K: Copy + Eq + Hash + Send + Sync> Index<K> {
         self.garbage = 0;
     }
 
+    /// The record stored under `key`, as it was given (names without a searchable word are
+    /// not kept).
+    pub fn record(&self, key: K) -> Option<Record> {
+        let slot = self.records.get(*self.by_key.get(&key)? as usize)?.as_ref()?;
+        let names = (slot.first_name..slot.first_name + slot.name_count)
+            .filter_map(|id| self.names.get(id as usize))
+            .map(|n| self.name_text(*n).to_owned())
+            .collect();
+        let ids = self
+            .arena
+            .get(slot.ids_start as usize..(slot.ids_start + slot.ids_len) as usize)
+            .unwrap_or("");
+        let parts: Vec<&str> = ids.split(SEP).collect();
+        let identifiers = parts
+            .chunks_exact(2)
+            .map(|p| (p[0].to_owned(), p[1].to_owned()))
+            .collect();
+        let c = slot.countries_start as usize..(slot.countries_start + slot.countries_len) as usize;
+        Some(Record {
+            names,
+            kind: slot.kind,
+            countries: self.countries.get(c).unwrap_or(&[]).to_vec(),
+            identifiers,
+        })
+    }
+
     /// Releases spare capacity after a bulk load.
     pub fn shrink_to_fit(&mut self) {
         for list in self.postings.values_mut() {
