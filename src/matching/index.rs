@@ -1,9 +1,10 @@
 //! The in-memory candidate index over list names.
 //!
-//! **Keys.** Each indexed name posts its id under three keys per informative token (words,
-//! numbers, generic words; initials, particles and legal forms only when a name has nothing
-//! else): the token, its consonant skeleton (transliteration variants, vowel typos) and, for
-//! tokens of six letters or more, its first four letters (consonant typos late in the word).
+//! **Keys.** Each indexed name posts its id under up to four keys per informative token
+//! (words, numbers, generic words; initials, particles and legal forms only when a name has
+//! nothing else): the token, its consonant skeleton (transliteration variants, vowel typos)
+//! and, for tokens of five letters or more, its first and its last three letters (four from
+//! eight letters on): one typo leaves one of them intact.
 //! A query also looks up its neighbouring tokens joined ("Patr ushev") and its long tokens
 //! split in two ("FridrichBuchenberg"), so names written together or apart meet.
 //!
@@ -28,11 +29,11 @@ use super::{Hit, Prepared, Query, Record, RecordView};
 use crate::domain::{EntityKind, Jurisdiction};
 
 /// Postings longer than this are checked, not scanned.
-const SCAN_LIMIT: usize = 20_000;
+const SCAN_LIMIT: usize = 10_000;
 /// Names scored in full per search.
-const CANDIDATES: usize = 200;
+const CANDIDATES: usize = 150;
 /// Candidates kept for checking against long postings.
-const SHORTLIST: usize = 2_000;
+const SHORTLIST: usize = 1_000;
 
 const EXACT: u8 = 0;
 const SKELETON: u8 = 1;
@@ -102,8 +103,12 @@ fn token_keys(t: &Token, out: &mut Vec<Key>) {
     if t.skeleton.len() >= 2 {
         out.push((SKELETON, t.skeleton.clone()));
     }
-    if t.text.len() >= 6 {
-        out.push((PREFIX, t.text[..4].to_owned()));
+    // One typo leaves the start or the end of a word intact.
+    let n = t.text.len();
+    let affix = if n >= 8 { 4 } else { 3 };
+    if n >= 5 && t.text.is_ascii() {
+        out.push((PREFIX, t.text[..affix].to_owned()));
+        out.push((PREFIX, format!("-{}", &t.text[n - affix..])));
     }
 }
 
@@ -424,6 +429,13 @@ impl<K: Copy + Eq + Hash + Send + Sync> Index<K> {
             + self.by_key.capacity() * (std::mem::size_of::<(K, u32)>() + 1)
             + self.arena.capacity()
             + self.countries.capacity() * std::mem::size_of::<Jurisdiction>()
+    }
+
+    /// How many names the candidate stage picks for full scoring: the candidate stage alone,
+    /// for benchmarks and diagnostics.
+    pub fn candidate_count(&self, query: &Query) -> usize {
+        let name = normalize::normalize(query.name, query.kind);
+        self.candidates(&name, &|_| true).len()
     }
 
     /// The names most worth scoring for a query, best first, as name ids.
