@@ -1,16 +1,19 @@
 //! The in-memory candidate index over list names.
 //!
-//! **Keys.** Each indexed name posts its id under three keys per informative token (words,
+//! **Keys.** Each indexed name posts its id under two keys per informative token (words,
 //! numbers, generic words; initials, particles and legal forms only when a name has nothing
-//! else): the token, its consonant skeleton (transliteration variants, vowel typos) and, for
-//! tokens of six letters or more, its first four letters (consonant typos late in the word).
+//! else): the token and its consonant skeleton (transliteration variants, vowel typos). A query
+//! token the index does not know is looked up with every single edit (about 75 lookups a
+//! letter, in the hash map only): typos cost the index no memory.
 //! A query also looks up its neighbouring tokens joined ("Patr ushev") and its long tokens
 //! split in two ("FridrichBuchenberg"), so names written together or apart meet.
 //!
 //! **Search.** Postings are sorted id lists. Keys are taken rarest first and each adds
 //! `ln(1 + N / postings)` (less for skeleton and prefix keys) to the names it lists; keys
 //! longer than [`SCAN_LIMIT`] are not scanned but only checked, by binary search, for the best
-//! candidates found so far. The best [`CANDIDATES`] names that `accept` lets through are then
+//! candidates found so far. When the rare keys find too few names, the names sharing the
+//! rarest key of every query token (sorted-list intersections, token by token until few are
+//! left) join them. The best [`CANDIDATES`] names that `accept` lets through are then
 //! scored in full (see [`score`](super::score)) and the best name per record is kept.
 //!
 //! **Memory.** Names are kept in one string arena, records and names in flat slots, countries
@@ -28,17 +31,21 @@ use super::{Hit, Prepared, Query, Record, RecordView};
 use crate::domain::{EntityKind, Jurisdiction};
 
 /// Postings longer than this are checked, not scanned.
-const SCAN_LIMIT: usize = 20_000;
+const SCAN_LIMIT: usize = 10_000;
 /// Names scored in full per search.
-const CANDIDATES: usize = 200;
+const CANDIDATES: usize = 150;
 /// Candidates kept for checking against long postings.
-const SHORTLIST: usize = 2_000;
+const SHORTLIST: usize = 1_000;
 
 const EXACT: u8 = 0;
 const SKELETON: u8 = 1;
-const PREFIX: u8 = 2;
+/// Not a kind of key in the index: a word one edit away from a query token.
+const TYPO: u8 = 2;
 /// Weight of a key kind in the candidate ranking.
-const KEY_WEIGHT: [f32; 3] = [1.0, 0.7, 0.5];
+const KEY_WEIGHT: [f32; 3] = [1.0, 0.7, 0.8];
+/// Query tokens up to this long that the index does not know are looked up with each
+/// single edit.
+const MAX_TYPO_LEN: usize = 24;
 
 /// Separates a record's identifiers in the arena: scheme, value, scheme, value...
 const SEP: char = '\u{1F}';
@@ -102,9 +109,6 @@ fn token_keys(t: &Token, out: &mut Vec<Key>) {
     if t.skeleton.len() >= 2 {
         out.push((SKELETON, t.skeleton.clone()));
     }
-    if t.text.len() >= 6 {
-        out.push((PREFIX, t.text[..4].to_owned()));
-    }
 }
 
 /// The tokens a name is found by: informative ones, or all but titles if it has none.
@@ -156,6 +160,66 @@ fn query_keys(name: &Name) -> Vec<(Key, usize)> {
         }
     }
     keys
+}
+
+/// Calls `f` with every string one edit (deletion, transposition, substitution, insertion of
+/// a letter or digit) away from `word`, an ASCII token.
+fn one_edit(word: &str, mut f: impl FnMut(&str)) {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let w = word.as_bytes();
+    let mut buf: Vec<u8> = Vec::with_capacity(w.len() + 1);
+    let mut emit = |buf: &Vec<u8>| {
+        if let Ok(s) = std::str::from_utf8(buf) {
+            f(s);
+        }
+    };
+    for i in 0..w.len() {
+        buf.clear();
+        buf.extend_from_slice(&w[..i]);
+        buf.extend_from_slice(&w[i + 1..]);
+        emit(&buf);
+        if i + 1 < w.len() {
+            buf.clear();
+            buf.extend_from_slice(w);
+            buf.swap(i, i + 1);
+            emit(&buf);
+        }
+        for &c in ALPHABET {
+            if c != w[i] {
+                buf.clear();
+                buf.extend_from_slice(w);
+                buf[i] = c;
+                emit(&buf);
+            }
+        }
+    }
+    for i in 0..=w.len() {
+        for &c in ALPHABET {
+            buf.clear();
+            buf.extend_from_slice(&w[..i]);
+            buf.push(c);
+            buf.extend_from_slice(&w[i..]);
+            emit(&buf);
+        }
+    }
+}
+
+/// The ids in both sorted lists.
+fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let (mut i, mut j) = (0, 0);
+    let mut out = Vec::new();
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
 }
 
 /// Per-thread scratch space for ranking candidates without allocating per search.
@@ -234,7 +298,7 @@ impl<K: Copy + Eq + Hash + Send + Sync> Index<K> {
         self.live_names
     }
 
-    fn hash(&self, key: &Key) -> u64 {
+    fn hash(&self, key: &(u8, impl Hash)) -> u64 {
         self.hasher.hash_one(key)
     }
 
@@ -452,42 +516,94 @@ impl<K: Copy + Eq + Hash + Send + Sync> Index<K> {
             + self.countries.capacity() * std::mem::size_of::<Jurisdiction>()
     }
 
+    /// How many names the candidate stage picks for full scoring: the candidate stage alone,
+    /// for benchmarks and diagnostics.
+    pub fn candidate_count(&self, query: &Query) -> usize {
+        let name = normalize::normalize(query.name, query.kind);
+        self.candidates(&name, query.name.len(), &|_| true).len()
+    }
+
     /// The names most worth scoring for a query, best first, as name ids.
-    fn candidates(&self, name: &Name, accept: &impl Fn(K) -> bool) -> Vec<u32> {
+    fn candidates(&self, name: &Name, query_len: usize, accept: &impl Fn(K) -> bool) -> Vec<u32> {
+        // Among names that share as much, those of the query's length first.
+        let distance = |id: u32| {
+            self.names
+                .get(id as usize)
+                .map_or(usize::MAX, |n| (n.len as usize).abs_diff(query_len))
+        };
         let total = self.names.len().max(1) as f32;
-        let mut lists: Vec<(&[u32], f32)> = Vec::new();
+        let mut lists: Vec<(&[u32], f32, usize)> = Vec::new();
         let mut seen: StdHashMap<u64, ()> = StdHashMap::new();
-        for ((kind, text), _) in query_keys(name) {
+        for ((kind, text), token) in query_keys(name) {
             let h = self.hash(&(kind, text));
             if seen.insert(h, ()).is_some() {
                 continue;
             }
             if let Some(list) = self.postings.get(&h) {
                 let idf = (1.0 + total / list.len() as f32).ln();
-                lists.push((list, idf * KEY_WEIGHT[usize::from(kind)]));
+                lists.push((list, idf * KEY_WEIGHT[usize::from(kind)], token));
             }
         }
-        lists.sort_by_key(|(l, _)| l.len());
+        for (token, t) in key_tokens(name).into_iter().enumerate() {
+            let known = self
+                .postings
+                .contains_key(&self.hash(&(EXACT, t.text.as_str())));
+            if known || !(3..=MAX_TYPO_LEN).contains(&t.text.len()) {
+                continue;
+            }
+            one_edit(&t.text, |variant| {
+                let h = self.hash(&(EXACT, variant));
+                if seen.insert(h, ()).is_none()
+                    && let Some(list) = self.postings.get(&h)
+                {
+                    let idf = (1.0 + total / list.len() as f32).ln();
+                    lists.push((list, idf * KEY_WEIGHT[usize::from(TYPO)], token));
+                }
+            });
+        }
+        lists.sort_by_key(|(l, _, _)| l.len());
         SCRATCH.with(|cell| {
             let mut s = cell.borrow_mut();
             s.reset(self.names.len());
             let (short, long): (Vec<_>, Vec<_>) =
-                lists.iter().partition(|(l, _)| l.len() <= SCAN_LIMIT);
-            for (list, w) in &short {
+                lists.iter().partition(|(l, _, _)| l.len() <= SCAN_LIMIT);
+            for (list, w, _) in &short {
                 for &id in *list {
                     s.add(id, *w);
                 }
             }
-            if s.touched.is_empty() {
-                // Only common keys: seed from the rarest one.
-                if let Some((list, w)) = long.first() {
-                    for &id in list.iter().take(SCAN_LIMIT) {
-                        s.add(id, *w);
+            // Too few names from the rare keys, or too many to rank: add the names that
+            // share the rarest key of each query token, intersecting token by token until
+            // few are left.
+            let mut seeds: Option<Vec<u32>> = None;
+            let unclear = s.touched.len() < CANDIDATES || s.touched.len() > SHORTLIST;
+            if unclear {
+                let mut tokens_done = Vec::new();
+                for (list, _, token) in &long {
+                    if tokens_done.contains(token) {
+                        continue;
+                    }
+                    tokens_done.push(*token);
+                    seeds = Some(match seeds {
+                        None => list.to_vec(),
+                        Some(so_far) => intersect(&so_far, list),
+                    });
+                    if seeds.as_ref().is_some_and(|s| s.len() <= SHORTLIST) {
+                        break;
                     }
                 }
             }
-            let mut ranked = self.best(&s, SHORTLIST);
-            for (list, w) in &long {
+            let mut ranked = Self::best(&s, SHORTLIST, distance);
+            let mut seeds = seeds.unwrap_or_default();
+            if seeds.len() > SHORTLIST {
+                seeds.select_nth_unstable_by_key(SHORTLIST, |&id| distance(id));
+                seeds.truncate(SHORTLIST);
+            }
+            ranked.extend(seeds.into_iter().filter(|&id| !s.has(id)));
+            for &id in &ranked {
+                s.add(id, 0.0);
+            }
+            for (list, w, _) in &long {
                 for &id in &ranked {
                     if list.binary_search(&id).is_ok() && s.has(id) {
                         s.scores[id as usize] += *w;
@@ -497,6 +613,7 @@ impl<K: Copy + Eq + Hash + Send + Sync> Index<K> {
             ranked.sort_by(|&a, &b| {
                 s.scores[b as usize]
                     .total_cmp(&s.scores[a as usize])
+                    .then(distance(a).cmp(&distance(b)))
                     .then(a.cmp(&b))
             });
             ranked
@@ -507,10 +624,14 @@ impl<K: Copy + Eq + Hash + Send + Sync> Index<K> {
         })
     }
 
-    /// The `n` best-ranked touched names.
-    fn best(&self, s: &Scratch, n: usize) -> Vec<u32> {
+    /// The `n` best-ranked touched names, names of the query's length first among equals.
+    fn best(s: &Scratch, n: usize, distance: impl Fn(u32) -> usize) -> Vec<u32> {
         let mut ids = s.touched.clone();
-        let by_score = |a: &u32, b: &u32| s.scores[*b as usize].total_cmp(&s.scores[*a as usize]);
+        let by_score = |a: &u32, b: &u32| {
+            s.scores[*b as usize]
+                .total_cmp(&s.scores[*a as usize])
+                .then(distance(*a).cmp(&distance(*b)))
+        };
         if ids.len() > n {
             ids.select_nth_unstable_by(n, by_score);
             ids.truncate(n);
@@ -533,7 +654,7 @@ impl<K: Copy + Eq + Hash + Send + Sync> Index<K> {
         accept: impl Fn(K) -> bool,
     ) -> Vec<Hit<K>> {
         let prepared = Prepared::new(query);
-        let candidates = self.candidates(prepared.name(), &accept);
+        let candidates = self.candidates(prepared.name(), query.name.len(), &accept);
         // Candidate names grouped by record, in order of first appearance.
         let mut by_record: Vec<(u32, Vec<u32>)> = Vec::new();
         let mut position: StdHashMap<u32, usize> = StdHashMap::new();

@@ -64,6 +64,8 @@ pub(crate) struct Token {
     pub class: Class,
     /// Synonym groups (generic organisation words, nicknames): equal groups are equal words.
     pub groups: Vec<u16>,
+    /// A legal form as written, its tokens joined ("limited", "coltd"); else empty.
+    pub written: String,
 }
 
 impl Token {
@@ -458,6 +460,10 @@ fn classify(raw: Vec<String>, flavor: Flavor) -> Name {
         classes[at..at + len].fill(Some(Class::Title));
         at += len;
     }
+    let written: Vec<String> = forms
+        .iter()
+        .map(|&(start, end, _)| raw[start..end].concat())
+        .collect();
     let mut tokens = Vec::with_capacity(raw.len());
     for (i, text) in raw.into_iter().enumerate() {
         let class = match classes[i] {
@@ -479,11 +485,17 @@ fn classify(raw: Vec<String>, flavor: Flavor) -> Name {
             Class::Word | Class::Generic | Class::Initial | Class::Particle => skeleton(&text),
             _ => String::new(),
         };
+        let written = forms
+            .iter()
+            .position(|f| f.0 == i)
+            .and_then(|f| written.get(f).cloned())
+            .unwrap_or_default();
         tokens.push(Token {
             text,
             skeleton,
             class,
             groups,
+            written,
         });
     }
     if flavor != Flavor::Person {

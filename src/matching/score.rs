@@ -325,6 +325,64 @@ fn number_check(q: &Name, c: &Name) -> NumberCheck {
     }
 }
 
+/// A legal form of one name paired with a misspelling of it in the other ("Limtied", "Icn.").
+struct Misspelt {
+    form_text: String,
+    word_text: String,
+    sim: f64,
+    form_weight: f64,
+    word_weight: f64,
+}
+
+/// Pairs the unmatched legal forms of `forms` with unmatched words (one, or two written
+/// apart) of `words` that spell them with a typo; the words then weigh as a legal form.
+fn misspelt_forms(
+    forms: &Name,
+    used_f: &mut [bool],
+    words: &Name,
+    used_w: &mut [bool],
+) -> Vec<Misspelt> {
+    let mut out = Vec::new();
+    for (j, form) in forms.tokens.iter().enumerate() {
+        if used_f[j] || !matches!(form.class, Class::LegalForm(_)) || form.written.is_empty() {
+            continue;
+        }
+        let mut best: Option<(f64, Range<usize>)> = None;
+        for len in 1..=2 {
+            for start in 0..words.tokens.len().saturating_sub(len - 1) {
+                let r = start..start + len;
+                let free = words.tokens[r.clone()]
+                    .iter()
+                    .zip(&used_w[r.clone()])
+                    .all(|(t, u)| !u && matches!(t.class, Class::Word | Class::Generic));
+                if !free {
+                    continue;
+                }
+                let joined: String = words.tokens[r.clone()]
+                    .iter()
+                    .map(|t| t.text.as_str())
+                    .collect();
+                let sim = edit_similarity(&joined, &form.written);
+                if sim >= MIN_PAIR && best.as_ref().is_none_or(|(b, _)| sim > *b) {
+                    best = Some((sim, r));
+                }
+            }
+        }
+        if let Some((sim, r)) = best {
+            used_f[j] = true;
+            used_w[r.clone()].fill(true);
+            out.push(Misspelt {
+                form_text: form.text.clone(),
+                word_text: text(words, &r),
+                sim,
+                form_weight: form.weight(),
+                word_weight: weight(words, &r),
+            });
+        }
+    }
+    out
+}
+
 /// Compares a query name with a list name.
 pub(crate) fn compare_names(q: &Name, c: &Name) -> NameMatch {
     let pairs = align(q, c);
@@ -375,6 +433,31 @@ pub(crate) fn compare_names(q: &Name, c: &Name) -> NameMatch {
         }
     }
     let legal_form = legal_check(&fq, &fc, agreement);
+    let mut relief = 0.0;
+    for (forms, words, forms_are_query) in [(c, q, false), (q, c, true)] {
+        let (used_f, used_w) = if forms_are_query {
+            (&mut used_q, &mut used_c)
+        } else {
+            (&mut used_c, &mut used_q)
+        };
+        for m in misspelt_forms(forms, used_f, words, used_w) {
+            matched += m.sim * 2.0 * m.form_weight;
+            relief += m.word_weight - m.form_weight;
+            let (form_text, word_text) = (Some(m.form_text), Some(m.word_text));
+            let (query, candidate) = if forms_are_query {
+                (form_text, word_text)
+            } else {
+                (word_text, form_text)
+            };
+            tokens.push(TokenMatch {
+                query,
+                candidate,
+                similarity: m.sim,
+                kind: MatchKind::LegalForm,
+                weight: m.form_weight,
+            });
+        }
+    }
     let numbers = number_check(q, c);
 
     let unmatched = |name: &Name, used: &[bool], out: &mut Vec<TokenMatch>, query_side: bool| {
@@ -401,7 +484,13 @@ pub(crate) fn compare_names(q: &Name, c: &Name) -> NameMatch {
     let extra_q = unmatched(q, &used_q, &mut tokens, true);
     let extra_c = unmatched(c, &used_c, &mut tokens, false);
 
-    let total: f64 = q.tokens.iter().chain(&c.tokens).map(Token::weight).sum();
+    let total: f64 = q
+        .tokens
+        .iter()
+        .chain(&c.tokens)
+        .map(Token::weight)
+        .sum::<f64>()
+        - relief;
     let keep = if q.org_like || c.org_like {
         EXTRA_ORG
     } else {

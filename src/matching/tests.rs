@@ -309,26 +309,3 @@ fn the_labelled_pairs_read_and_score() {
     assert_eq!(report.screening.misaligned_rows, 0);
     assert_eq!(report.cross_script.0, 22);
 }
-
-#[test]
-#[ignore]
-fn debug_print() {
-    let pairs = std::env::var("DEBUG_PAIRS").unwrap_or_default();
-    for pair in pairs.split(';') {
-        let Some((a, b)) = pair.split_once('|') else {
-            continue;
-        };
-        let q = Query {
-            kind: Some(EntityKind::Company),
-            ..query(a)
-        };
-        let h = compare(&q, &record(&[b], Some(EntityKind::Company)));
-        for t in h.iter().flat_map(|h| &h.explanation.tokens) {
-            println!(
-                "{:?} {:?} {:.2} {:?} {}",
-                t.query, t.candidate, t.similarity, t.kind, t.weight
-            );
-        }
-        println!("{:?}\n", h.map(|h| h.explanation.summary));
-    }
-}
