@@ -407,7 +407,9 @@ impl AppState {
 
         let local = Local::upstream(&snap, &root, &edges, as_of);
         let mut outcome = engine::screen(&local, &policy.rules);
+        let name_rules = policy.rules.iter().any(|r| matches!(r, Rule::NameMatch(_)));
         let subject_party = match (&subject_id, &req.candidate) {
+            _ if !name_rules => None,
             (Some(id), _) => snap
                 .lookup(id.as_str())
                 .and_then(|ix| snap.node(ix))
@@ -514,19 +516,23 @@ impl AppState {
     }
 }
 
-/// Reads the graph and the names at one version, and builds the name indexes off the async
-/// workers.
+/// Reads the graph and the names at one version. The name indexes are built on another
+/// thread while the rows stream in.
 async fn load(db: &PgPool) -> Result<(Snapshot, Names), DbError> {
-    let loaded = db::load::snapshot(db).await?;
-    let changes = loaded.names;
-    let names = tokio::task::spawn_blocking(move || {
+    let (tx, mut rx) = mpsc::channel::<Vec<names::NameChange>>(8);
+    let builder = tokio::task::spawn_blocking(move || {
         let mut names = Names::new();
-        names.apply(&changes);
+        while let Some(batch) = rx.blocking_recv() {
+            names.apply(&batch);
+        }
+        names.shrink_to_fit();
         names
-    })
-    .await
-    .map_err(|e| DbError::Corrupt(format!("building the name indexes failed: {e}")))?;
-    Ok((loaded.snapshot, names))
+    });
+    let snapshot = db::load::snapshot(db, tx).await?;
+    let names = builder
+        .await
+        .map_err(|e| DbError::Corrupt(format!("building the name indexes failed: {e}")))?;
+    Ok((snapshot, names))
 }
 
 /// What a candidate looks like to the name matcher.

@@ -1,7 +1,10 @@
 //! Loading the whole graph at start-up, in one consistent read.
 
+use std::collections::BTreeMap;
+
 use futures_util::TryStreamExt;
 use sqlx::PgPool;
+use tokio::sync::mpsc;
 
 use super::DbError;
 use super::entities::parse_jurisdiction;
@@ -20,19 +23,18 @@ struct NodeRow {
     kind: String,
     jurisdiction: Option<String>,
     headquarters: Option<String>,
-    identifiers: sqlx::types::Json<Vec<(String, String)>>,
+    /// The JSON object as text: most entities have none, and parsing `{}` is free.
+    identifiers: String,
 }
 
-/// The graph and the name indexes' content at one change-log version.
-pub struct Loaded {
-    pub snapshot: Snapshot,
-    /// Every entry and entity, as name-index changes to apply to an empty index.
-    pub names: Vec<NameChange>,
-}
+/// How many name-index changes travel to the index builder at once.
+const NAME_BATCH: usize = 4096;
 
 /// Reads entities, ownerships, lists, listings and names in one REPEATABLE READ transaction,
 /// so that what is loaded matches exactly the change-log version read in the same transaction.
-pub async fn snapshot(pool: &PgPool) -> Result<Loaded, DbError> {
+/// Every entity and entry is also sent to `names`, in batches, as the changes that build the
+/// name indexes from empty; the caller builds them on another core meanwhile.
+pub async fn snapshot(pool: &PgPool, names: mpsc::Sender<Vec<NameChange>>) -> Result<Snapshot, DbError> {
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .execute(&mut *tx)
@@ -47,12 +49,22 @@ pub async fn snapshot(pool: &PgPool) -> Result<Loaded, DbError> {
     .fetch_one(&mut *tx)
     .await?;
     let mut b = BaseBuilder::with_capacity(nodes as usize, edges as usize);
-    let mut names = Vec::with_capacity(nodes as usize);
+    let mut batch = Vec::with_capacity(NAME_BATCH);
+    let send = |batch: &mut Vec<NameChange>| {
+        let full = std::mem::replace(batch, Vec::with_capacity(NAME_BATCH));
+        let names = names.clone();
+        async move {
+            names
+                .send(full)
+                .await
+                .map_err(|_| DbError::Corrupt("the name index builder stopped".into()))
+        }
+    };
     {
         // Identifiers as (scheme, value) pairs, the shape the name index takes.
         let mut rows = sqlx::query_as::<_, NodeRow>(
             "SELECT pk, id, name, aliases, kind, jurisdiction, headquarters,
-                    (SELECT coalesce(jsonb_agg(jsonb_build_array(k, v)), '[]') FROM jsonb_each_text(identifiers) AS i(k, v)) AS identifiers
+                    identifiers::text AS identifiers
              FROM entities WHERE deleted_at IS NULL",
         )
         .fetch(&mut *tx);
@@ -67,16 +79,21 @@ pub async fn snapshot(pool: &PgPool) -> Result<Loaded, DbError> {
             let mut all = Vec::with_capacity(1 + r.aliases.len());
             all.push(r.name.clone());
             all.extend(r.aliases);
-            names.push(NameChange::Entity {
+            let identifiers: BTreeMap<String, String> = serde_json::from_str(&r.identifiers)
+                .map_err(|_| DbError::Corrupt(format!("entity '{id}' identifiers")))?;
+            batch.push(NameChange::Entity {
                 key: r.pk,
                 id: id.clone(),
                 party: Party {
                     names: all,
                     kind: Some(kind),
                     countries,
-                    identifiers: r.identifiers.0,
+                    identifiers: identifiers.into_iter().collect(),
                 },
             });
+            if batch.len() == NAME_BATCH {
+                send(&mut batch).await?;
+            }
             b.add_node(NodeData {
                 key: r.pk,
                 kind,
@@ -117,12 +134,13 @@ pub async fn snapshot(pool: &PgPool) -> Result<Loaded, DbError> {
         let mut rows = sqlx::query_as::<_, EntryRow>(&sql).fetch(&mut *tx);
         while let Some(row) = rows.try_next().await? {
             let (key, list) = (row.pk, row.list_pk);
-            names.push(NameChange::entry(key, list, &Entry::try_from(row)?));
+            batch.push(NameChange::entry(key, list, &Entry::try_from(row)?));
+            if batch.len() == NAME_BATCH {
+                send(&mut batch).await?;
+            }
         }
     }
+    send(&mut batch).await?;
     tx.commit().await?;
-    Ok(Loaded {
-        snapshot: b.finish(version),
-        names,
-    })
+    Ok(b.finish(version))
 }
