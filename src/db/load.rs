@@ -34,7 +34,10 @@ const NAME_BATCH: usize = 4096;
 /// so that what is loaded matches exactly the change-log version read in the same transaction.
 /// Every entity and entry is also sent to `names`, in batches, as the changes that build the
 /// name indexes from empty; the caller builds them on another core meanwhile.
-pub async fn snapshot(pool: &PgPool, names: mpsc::Sender<Vec<NameChange>>) -> Result<Snapshot, DbError> {
+pub async fn snapshot(
+    pool: &PgPool,
+    names: mpsc::Sender<Vec<NameChange>>,
+) -> Result<Snapshot, DbError> {
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .execute(&mut *tx)

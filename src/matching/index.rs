@@ -465,7 +465,10 @@ impl<K: Copy + Eq + Hash + Send + Sync> Index<K> {
     /// The record stored under `key`, as it was given (names without a searchable word are
     /// not kept).
     pub fn record(&self, key: K) -> Option<Record> {
-        let slot = self.records.get(*self.by_key.get(&key)? as usize)?.as_ref()?;
+        let slot = self
+            .records
+            .get(*self.by_key.get(&key)? as usize)?
+            .as_ref()?;
         let names = (slot.first_name..slot.first_name + slot.name_count)
             .filter_map(|id| self.names.get(id as usize))
             .map(|n| self.name_text(*n).to_owned())

@@ -230,6 +230,25 @@ fn upsert_replaces_and_remove_removes() {
 }
 
 #[test]
+fn a_record_reads_back_as_stored() {
+    let mut index = sample_index();
+    let stored = Record {
+        names: vec!["Artavil Shipping".into(), "ARTAVIL".into()],
+        kind: Some(EntityKind::Company),
+        countries: vec![Jurisdiction::parse("IR").unwrap()],
+        identifiers: vec![("imo".into(), "9187629".into())],
+    };
+    index.upsert(7, stored.clone());
+    assert_eq!(index.record(7), Some(stored));
+    // After others are removed and the arena compacted, it still reads back.
+    for k in 1..=5 {
+        index.remove(k);
+    }
+    assert_eq!(index.record(7).map(|r| r.names.len()), Some(2));
+    assert_eq!(index.record(1), None);
+}
+
+#[test]
 fn accept_filters_before_scoring() {
     let index = sample_index();
     let hits = index.search(&query("Deutsche Bank AG"), 5, 0.5, |k| k != 3);

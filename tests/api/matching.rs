@@ -48,7 +48,7 @@ async fn a_misspelt_name_finds_its_entry_with_an_explanation() {
     assert_eq!(top["name"], "AEROCARIBBEAN AIRLINES");
     let score = top["score"].as_f64().unwrap();
     assert!(
-        score >= ownergraph::matching::REVIEW_THRESHOLD && score < 1.0,
+        (ownergraph::matching::REVIEW_THRESHOLD..1.0).contains(&score),
         "{top}"
     );
     assert!(!top["explanation"]["tokens"].as_array().unwrap().is_empty());
