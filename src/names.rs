@@ -481,6 +481,6 @@ pub fn name_reason(
                 listed_on: None,
             })
             .collect(),
-        matches,
+        candidates: matches,
     })
 }

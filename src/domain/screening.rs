@@ -148,7 +148,7 @@ pub enum Basis {
     Controlled,
     /// The share attributable to the sources reaches the review threshold.
     ReviewBand,
-    /// A name or alias of the entity matches a list entry (see `matches`).
+    /// A name or alias of the entity matches a list entry (see `candidates`).
     NameMatch,
 }
 
@@ -189,7 +189,7 @@ pub struct Reason {
     pub listings: Vec<ListingRef>,
     /// The list entries whose names matched (`name_match` rules), best first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub matches: Vec<ListMatch>,
+    pub candidates: Vec<ListMatch>,
 }
 
 /// A list entry that matched a name, with how.

@@ -381,7 +381,7 @@ fn self_reason(local: &Local, rule: &Rule, sources: &Sources) -> Reason {
         paths: Vec::new(),
         message,
         listings,
-        matches: Vec::new(),
+        candidates: Vec::new(),
     }
 }
 
@@ -469,7 +469,7 @@ fn explain(
         paths,
         message,
         listings: Vec::new(),
-        matches: Vec::new(),
+        candidates: Vec::new(),
     }
 }
 

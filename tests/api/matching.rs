@@ -134,7 +134,7 @@ async fn the_name_match_rule_reviews_a_similar_name_and_blocks_a_confirmed_one()
     let r = reason(&screening, "sdn-names").unwrap();
     assert_eq!(r["basis"], "name_match");
     assert_eq!(r["kind"], "name_match");
-    assert_eq!(r["matches"][0]["entry"], "306", "{r}");
+    assert_eq!(r["candidates"][0]["entry"], "306", "{r}");
 
     // A vessel whose IMO number is on the list: the identifier confirms the name.
     let (s, b) = app
