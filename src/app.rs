@@ -28,6 +28,7 @@ use crate::domain::{
 use crate::engine::{self, Declared, GraphChange, Local, NodeData, Party, Snapshot};
 use crate::http::error::ApiError;
 use crate::import::{self, ListImport};
+use crate::matching::Record;
 use crate::names::{self, Names, Subject};
 
 /// Overlay size past which the graph is compacted in the background.
@@ -173,7 +174,7 @@ impl AppState {
             let overlay = snap.overlay_len();
             // Names first: whoever sees the new graph also sees its names.
             if !names.is_empty() {
-                self.names_mut().apply(&names);
+                self.names_mut().apply(names);
             }
             self.graph.store(snap);
             self.applier.applied.send_replace(version);
@@ -523,7 +524,7 @@ async fn load(db: &PgPool) -> Result<(Snapshot, Names), DbError> {
     let builder = tokio::task::spawn_blocking(move || {
         let mut names = Names::new();
         while let Some(batch) = rx.blocking_recv() {
-            names.apply(&batch);
+            names.apply(batch);
         }
         names.shrink_to_fit();
         names
@@ -536,10 +537,10 @@ async fn load(db: &PgPool) -> Result<(Snapshot, Names), DbError> {
 }
 
 /// What a candidate looks like to the name matcher.
-fn candidate_party(c: &Candidate) -> names::Party {
+fn candidate_party(c: &Candidate) -> Record {
     let mut countries: Vec<Jurisdiction> = c.jurisdiction.into_iter().collect();
     countries.extend(c.headquarters.filter(|h| Some(*h) != c.jurisdiction));
-    names::Party {
+    Record {
         names: std::iter::once(c.name.as_str())
             .chain(c.aliases.0.iter().map(|a| a.as_str()))
             .map(str::to_owned)

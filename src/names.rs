@@ -18,17 +18,6 @@ use crate::domain::{
 use crate::engine::Snapshot;
 use crate::matching::{CountryCheck, Hit, Index, Query, Record};
 
-/// What the name index keeps of a listed party or an entity.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Party {
-    /// The primary name first, then the aliases.
-    pub names: Vec<String>,
-    pub kind: Option<EntityKind>,
-    pub countries: Vec<Jurisdiction>,
-    /// `(scheme, value)`: `lei`, `registration_number`, `imo`, ...
-    pub identifiers: Vec<(String, String)>,
-}
-
 fn all_names(name: &Name, aliases: &Aliases) -> Vec<String> {
     std::iter::once(name.as_str())
         .chain(aliases.0.iter().map(|a| a.as_str()))
@@ -36,8 +25,9 @@ fn all_names(name: &Name, aliases: &Aliases) -> Vec<String> {
         .collect()
 }
 
-impl Party {
-    /// A list entry's party (stored or about to be).
+/// Records are built here, where the domain types meet the matcher's.
+impl Record {
+    /// A list entry's record (stored or about to be).
     pub fn listed(
         name: &Name,
         aliases: &Aliases,
@@ -85,7 +75,7 @@ pub enum NameChange {
         key: i64,
         list: i64,
         id: Box<str>,
-        party: Party,
+        party: Record,
         /// The entity the entry designates, if any.
         entity: Option<Box<str>>,
         listed_on: Option<NaiveDate>,
@@ -103,7 +93,7 @@ pub enum NameChange {
     Entity {
         key: i64,
         id: Box<str>,
-        party: Party,
+        party: Record,
     },
     RemoveEntity {
         key: i64,
@@ -117,7 +107,7 @@ impl NameChange {
             key,
             list,
             id: e.id.as_str().into(),
-            party: Party::of_entry(e),
+            party: Record::of_entry(e),
             entity: e.entity.as_ref().map(|x| x.as_str().into()),
             listed_on: e.listed_on,
             delisted_on: e.delisted_on,
@@ -168,27 +158,18 @@ pub struct Names {
     entity_ids: HashMap<i64, Box<str>>,
 }
 
-fn record(p: &Party) -> Record {
-    Record {
-        names: p.names.clone(),
-        kind: p.kind,
-        countries: p.countries.clone(),
-        identifiers: p.identifiers.clone(),
-    }
-}
-
 impl Names {
     pub fn new() -> Self {
         Self::default()
     }
 
-    pub fn apply(&mut self, changes: &[NameChange]) {
+    pub fn apply(&mut self, changes: Vec<NameChange>) {
         for c in changes {
             self.apply_one(c);
         }
     }
 
-    fn apply_one(&mut self, c: &NameChange) {
+    fn apply_one(&mut self, c: NameChange) {
         match c {
             NameChange::Entry {
                 key,
@@ -199,34 +180,34 @@ impl Names {
                 listed_on,
                 delisted_on,
             } => {
-                self.entries.upsert(*key, record(party));
+                self.entries.upsert(key, party);
                 self.entry_meta.insert(
-                    *key,
+                    key,
                     EntryMeta {
-                        list: *list,
-                        id: id.clone(),
-                        entity: entity.clone(),
-                        listed_on: *listed_on,
-                        delisted_on: *delisted_on,
+                        list,
+                        id,
+                        entity,
+                        listed_on,
+                        delisted_on,
                     },
                 );
             }
             NameChange::Delist { key, on } => {
-                if let Some(m) = self.entry_meta.get_mut(key) {
-                    m.delisted_on = Some(*on);
+                if let Some(m) = self.entry_meta.get_mut(&key) {
+                    m.delisted_on = Some(on);
                 }
             }
             NameChange::RemoveEntry { key } => {
-                self.entries.remove(*key);
-                self.entry_meta.remove(key);
+                self.entries.remove(key);
+                self.entry_meta.remove(&key);
             }
             NameChange::Entity { key, id, party } => {
-                self.entities.upsert(*key, record(party));
-                self.entity_ids.insert(*key, id.clone());
+                self.entities.upsert(key, party);
+                self.entity_ids.insert(key, id);
             }
             NameChange::RemoveEntity { key } => {
-                self.entities.remove(*key);
-                self.entity_ids.remove(key);
+                self.entities.remove(key);
+                self.entity_ids.remove(&key);
             }
         }
     }
@@ -302,7 +283,7 @@ pub struct Subject<'a> {
 }
 
 impl<'a> Subject<'a> {
-    pub fn of(p: &'a Party) -> Self {
+    pub fn of(p: &'a Record) -> Self {
         Self {
             names: p.names.iter().map(String::as_str).collect(),
             kind: p.kind,
@@ -342,15 +323,9 @@ fn best_per<K: Eq + std::hash::Hash, T>(
 }
 
 impl Names {
-    /// An entity's party (by its key in the store) as the index holds it.
-    pub fn entity(&self, key: i64) -> Option<Party> {
-        let r = self.entities.record(key)?;
-        Some(Party {
-            names: r.names,
-            kind: r.kind,
-            countries: r.countries,
-            identifiers: r.identifiers,
-        })
+    /// An entity's record (by its key in the store) as the index holds it.
+    pub fn entity(&self, key: i64) -> Option<Record> {
+        self.entities.record(key)
     }
 
     /// Releases spare capacity after a bulk load.

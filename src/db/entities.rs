@@ -13,7 +13,8 @@ use crate::domain::{
     Aliases, Entity, EntityId, EntityKind, EntityPatch, Identifiers, Jurisdiction, Name, NewEntity,
 };
 use crate::engine::{GraphChange, NodeData};
-use crate::names::{NameChange, Party};
+use crate::matching::Record;
+use crate::names::NameChange;
 
 #[derive(FromRow)]
 pub(crate) struct EntityRow {
@@ -190,7 +191,7 @@ async fn write(
         names: vec![NameChange::Entity {
             key,
             id: entity.id.as_str().into(),
-            party: Party::of_entity(&entity),
+            party: Record::of_entity(&entity),
         }],
     };
     let committed = commit_change(tx, version, rec).await?;

@@ -28,7 +28,8 @@ use crate::domain::{
     NewList, NewOwnership, Ownership, Share, ShareRange, Text, UNSTATED_SHARE_MIN,
 };
 use crate::engine::{EdgeData, GraphChange, Listing};
-use crate::names::{NameChange, Party};
+use crate::matching::Record;
+use crate::names::NameChange;
 
 /// What one list file states, as validated domain values.
 pub struct ImportSet {
@@ -293,7 +294,7 @@ impl Run {
         self.names.push(NameChange::Entity {
             key,
             id: e.id.as_str().into(),
-            party: Party::of_entity(e),
+            party: Record::of_entity(e),
         });
     }
 
@@ -626,8 +627,8 @@ impl Run {
     }
 }
 
-fn party(e: &NewEntry) -> Party {
-    Party::listed(&e.name, &e.aliases, e.kind, &e.countries, &e.identifiers)
+fn party(e: &NewEntry) -> Record {
+    Record::listed(&e.name, &e.aliases, e.kind, &e.countries, &e.identifiers)
 }
 
 async fn write_ownership(
@@ -784,7 +785,7 @@ struct Rows {
     entity: HashMap<String, String>,
     /// Row by entry id.
     index: HashMap<String, usize>,
-    party: Vec<Party>,
+    party: Vec<Record>,
     listed_on: Vec<Option<NaiveDate>>,
     delisted_on: Vec<Option<NaiveDate>>,
 }

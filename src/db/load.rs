@@ -12,7 +12,8 @@ use super::lists::{ENTRY_SELECT, EntryRow, LIST_COLUMNS, ListRow};
 use super::ownerships::{OwnershipRow, SELECT};
 use crate::domain::{EntityKind, Entry};
 use crate::engine::{BaseBuilder, NodeData, Snapshot};
-use crate::names::{NameChange, Party};
+use crate::matching::Record;
+use crate::names::NameChange;
 
 #[derive(sqlx::FromRow)]
 struct NodeRow {
@@ -87,7 +88,7 @@ pub async fn snapshot(
             batch.push(NameChange::Entity {
                 key: r.pk,
                 id: id.clone(),
-                party: Party {
+                party: Record {
                     names: all,
                     kind: Some(kind),
                     countries,

@@ -22,7 +22,7 @@ mod legal_forms;
 mod normalize;
 mod score;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::{EntityKind, Jurisdiction};
@@ -58,8 +58,8 @@ pub struct Query<'a> {
     pub identifiers: &'a [(String, String)],
 }
 
-/// A list record.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// A list record (or an entity), as the index keeps it and the change log carries it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     /// Primary name first, then aliases.
     pub names: Vec<String>,
