@@ -290,8 +290,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let started = std::time::Instant::now();
             state.load().await.context("loading the graph failed")?;
             let snap = state.graph.load_full();
+            let (named_entries, named_entities) = state.names().counts();
             tracing::info!(
                 entities = snap.entity_count(),
+                named_entries,
+                named_entities,
                 version = snap.version(),
                 load_ms = started.elapsed().as_millis() as u64,
                 "graph loaded; ready"

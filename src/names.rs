@@ -133,7 +133,7 @@ impl EntryMeta {
 
 /// A list entry that matched a name.
 #[derive(Clone, Debug)]
-pub struct EntryHit {
+struct EntryHit {
     /// The list's key in the store (its id is in the graph snapshot's list table).
     pub list: i64,
     pub entry: Box<str>,
@@ -144,7 +144,7 @@ pub struct EntryHit {
 
 /// An entity of the graph that matched a name.
 #[derive(Clone, Debug)]
-pub struct EntityHit {
+struct EntityHit {
     pub entity: Box<str>,
     pub hit: Hit<i64>,
 }
@@ -218,7 +218,7 @@ impl Names {
     }
 
     /// The list entries in force on `on`, on the lists `list` accepts, that match `query`.
-    pub fn match_entries(
+    fn match_entries(
         &self,
         query: &Query<'_>,
         on: NaiveDate,
@@ -247,7 +247,7 @@ impl Names {
     }
 
     /// The entities of the graph that match `query`.
-    pub fn match_entities(
+    fn match_entities(
         &self,
         query: &Query<'_>,
         limit: usize,
