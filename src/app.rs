@@ -521,18 +521,29 @@ impl AppState {
 /// thread while the rows stream in.
 async fn load(db: &PgPool) -> Result<(Snapshot, Names), DbError> {
     let (tx, mut rx) = mpsc::channel::<Vec<names::NameChange>>(8);
+    let started = std::time::Instant::now();
     let builder = tokio::task::spawn_blocking(move || {
         let mut names = Names::new();
+        let mut busy = std::time::Duration::ZERO;
         while let Some(batch) = rx.blocking_recv() {
+            let t = std::time::Instant::now();
             names.apply(batch);
+            busy += t.elapsed();
         }
         names.shrink_to_fit();
-        names
+        (names, busy)
     });
     let snapshot = db::load::snapshot(db, tx).await?;
-    let names = builder
+    let read_ms = started.elapsed().as_millis() as u64;
+    let (names, busy) = builder
         .await
         .map_err(|e| DbError::Corrupt(format!("building the name indexes failed: {e}")))?;
+    tracing::info!(
+        read_ms,
+        names_build_ms = busy.as_millis() as u64,
+        total_ms = started.elapsed().as_millis() as u64,
+        "graph and name indexes loaded"
+    );
     Ok((snapshot, names))
 }
 
