@@ -29,7 +29,7 @@ use crate::engine::{self, Declared, GraphChange, Local, NodeData, Party, Snapsho
 use crate::http::error::ApiError;
 use crate::import::{self, ListImport};
 use crate::matching::Record;
-use crate::names::{self, Names, Subject};
+use crate::names::{self, EntityNames, NameChange, Names, Subject};
 
 /// Overlay size past which the graph is compacted in the background.
 const COMPACT_AFTER: usize = 50_000;
@@ -49,6 +49,8 @@ pub struct AppState {
 struct Applier {
     pending: Mutex<Pending>,
     applied: watch::Sender<i64>,
+    /// Whether the entity name index is complete (it is built after start-up).
+    entity_names: watch::Sender<bool>,
 }
 
 #[derive(Default)]
@@ -57,7 +59,11 @@ struct Pending {
     waiting: BTreeMap<i64, Committed>,
     /// While a compaction runs: every change applied since it began, to replay on its result.
     since_compaction: Option<Vec<(i64, Vec<GraphChange>)>>,
-    /// Counts full reloads, so that a compaction begun before one is discarded.
+    /// While the entity name index is being built: every entity name change applied since
+    /// the build began, to replay on its result.
+    entity_log: Option<Vec<(i64, Vec<NameChange>)>>,
+    /// Counts full reloads, so that a compaction or an index build begun before one is
+    /// discarded.
     reloads: u64,
     compacting: bool,
 }
@@ -67,6 +73,7 @@ impl AppState {
     /// This lets the listener answer `/healthz` and `/readyz` (503) while the graph loads.
     pub fn new(db: PgPool) -> Self {
         let (applied, _) = watch::channel(0);
+        let (entity_names, _) = watch::channel(false);
         let (tx, rx) = mpsc::channel(4096);
         tokio::spawn(record_screenings(db.clone(), rx));
         AppState {
@@ -78,13 +85,15 @@ impl AppState {
             applier: Arc::new(Applier {
                 pending: Mutex::new(Pending::default()),
                 applied,
+                entity_names,
             }),
             recorder: tx,
         }
     }
 
-    /// Loads the graph and the policy in one consistent read, starts following the change
-    /// log, and marks the service ready.
+    /// Loads the graph, the list-entry names and the policy in one consistent read, starts
+    /// following the change log and building the entity name index, and marks the service
+    /// ready.
     pub async fn load(&self) -> Result<(), DbError> {
         let (snapshot, names) = load(&self.db).await?;
         let policy = db::policy::current(&self.db).await?;
@@ -97,8 +106,70 @@ impl AppState {
         }
         self.policy.store(Arc::new(policy));
         tokio::spawn(self.clone().follow_log());
+        tokio::spawn(self.clone().build_entity_names());
         self.ready.store(true, Ordering::Release);
         Ok(())
+    }
+
+    /// Builds the entity name index off the request path, from a consistent read of the
+    /// store, then replays what was applied meanwhile and swaps it in. Screenings that need it
+    /// wait for it ([`AppState::entity_names_ready`]); the others never do.
+    async fn build_entity_names(self) {
+        while let Err(e) = self.entity_names_once().await {
+            tracing::error!(error = %e, "building the entity name index failed; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// One attempt of [`AppState::build_entity_names`]; a build that a full reload overtook is
+    /// discarded (the reload starts its own).
+    async fn entity_names_once(&self) -> Result<(), String> {
+        let started = std::time::Instant::now();
+        let reloads = {
+            let mut p = self.applier.pending.lock().await;
+            p.entity_log = Some(Vec::new());
+            p.reloads
+        };
+        let (tx, mut rx) = mpsc::channel::<Vec<NameChange>>(8);
+        let builder = tokio::task::spawn_blocking(move || {
+            let mut built = EntityNames::default();
+            while let Some(batch) = rx.blocking_recv() {
+                built.apply(batch);
+            }
+            built.shrink_to_fit();
+            built
+        });
+        let read = db::load::entity_names(&self.db, tx).await;
+        let built = builder.await;
+        let mut p = self.applier.pending.lock().await;
+        let log = p.entity_log.take().unwrap_or_default();
+        if p.reloads != reloads {
+            return Ok(());
+        }
+        let version = read.map_err(|e| e.to_string())?;
+        let mut built = built.map_err(|e| e.to_string())?;
+        for (v, changes) in log {
+            if v > version {
+                built.apply(changes);
+            }
+        }
+        self.names_mut().set_entities(built);
+        self.applier.entity_names.send_replace(true);
+        tracing::info!(
+            version,
+            build_ms = started.elapsed().as_millis() as u64,
+            "entity name index ready"
+        );
+        Ok(())
+    }
+
+    /// Waits until the entity name index is complete (it is built after start-up).
+    async fn entity_names_ready(&self) -> Result<(), ApiError> {
+        let mut rx = self.applier.entity_names.subscribe();
+        tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|ready| *ready))
+            .await
+            .map(|_| ())
+            .map_err(|_| ApiError::Unavailable("the entity name index is still being built".into()))
     }
 
     /// A ready service: [`AppState::new`] then [`AppState::load`].
@@ -165,6 +236,13 @@ impl AppState {
             if let Some(log) = &mut p.since_compaction {
                 log.push((v, c.changes));
             }
+            if let Some(log) = &mut p.entity_log {
+                let entity: Vec<NameChange> =
+                    c.names.iter().filter(|n| n.is_entity()).cloned().collect();
+                if !entity.is_empty() {
+                    log.push((v, entity));
+                }
+            }
             names.extend(c.names);
             snap = Arc::new(next);
         }
@@ -219,6 +297,8 @@ impl AppState {
             *self.names_mut() = names;
             self.graph.store(Arc::new(fresh));
             self.applier.applied.send_replace(version);
+            self.applier.entity_names.send_replace(false);
+            tokio::spawn(self.clone().build_entity_names());
         }
         Ok(())
     }
@@ -336,6 +416,7 @@ impl AppState {
         if let (None, Some(c)) = (&subject_id, &req.candidate)
             && c.identifiers.is_empty()
         {
+            self.entity_names_ready().await?;
             let party = candidate_party(c);
             possible_matches = self.names().entity_matches(
                 &Subject::of(&party),
@@ -406,9 +487,12 @@ impl AppState {
             });
         }
 
+        let name_rules = policy.rules.iter().any(|r| matches!(r, Rule::NameMatch(_)));
+        if name_rules && subject_id.is_some() {
+            self.entity_names_ready().await?;
+        }
         let local = Local::upstream(&snap, &root, &edges, as_of);
         let mut outcome = engine::screen(&local, &policy.rules);
-        let name_rules = policy.rules.iter().any(|r| matches!(r, Rule::NameMatch(_)));
         let subject_party = match (&subject_id, &req.candidate) {
             _ if !name_rules => None,
             (Some(id), _) => snap
@@ -517,8 +601,8 @@ impl AppState {
     }
 }
 
-/// Reads the graph and the names at one version. The name indexes are built on another
-/// thread while the rows stream in.
+/// Reads the graph and the list-entry names at one version. The entry name index is built on
+/// another thread while the rows stream in.
 async fn load(db: &PgPool) -> Result<(Snapshot, Names), DbError> {
     let (tx, mut rx) = mpsc::channel::<Vec<names::NameChange>>(8);
     let started = std::time::Instant::now();
@@ -542,7 +626,7 @@ async fn load(db: &PgPool) -> Result<(Snapshot, Names), DbError> {
         read_ms,
         names_build_ms = busy.as_millis() as u64,
         total_ms = started.elapsed().as_millis() as u64,
-        "graph and name indexes loaded"
+        "graph and list-entry names loaded"
     );
     Ok((snapshot, names))
 }

@@ -149,13 +149,51 @@ struct EntityHit {
     pub hit: Hit<i64>,
 }
 
+/// The name index over the graph's entities. It is built after start-up, off the request
+/// path (see `crate::app`), and swapped into [`Names`] when complete.
+#[derive(Default)]
+pub struct EntityNames {
+    index: Index<i64>,
+    ids: HashMap<i64, Box<str>>,
+}
+
+impl EntityNames {
+    /// Applies the entity changes among `changes`; the others are for [`Names`].
+    pub fn apply(&mut self, changes: Vec<NameChange>) {
+        for c in changes {
+            match c {
+                NameChange::Entity { key, id, party } => {
+                    self.index.upsert(key, party);
+                    self.ids.insert(key, id);
+                }
+                NameChange::RemoveEntity { key } => {
+                    self.index.remove(key);
+                    self.ids.remove(&key);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    pub fn shrink_to_fit(&mut self) {
+        self.index.shrink_to_fit();
+        self.ids.shrink_to_fit();
+    }
+}
+
 /// The name indexes: one over list entries, one over the graph's entities.
 #[derive(Default)]
 pub struct Names {
     entries: Index<i64>,
     entry_meta: HashMap<i64, EntryMeta>,
-    entities: Index<i64>,
-    entity_ids: HashMap<i64, Box<str>>,
+    entities: EntityNames,
+}
+
+impl NameChange {
+    /// Whether this changes the entity index (else the list-entry index).
+    pub fn is_entity(&self) -> bool {
+        matches!(self, Self::Entity { .. } | Self::RemoveEntity { .. })
+    }
 }
 
 impl Names {
@@ -164,12 +202,20 @@ impl Names {
     }
 
     pub fn apply(&mut self, changes: Vec<NameChange>) {
-        for c in changes {
-            self.apply_one(c);
+        let (entities, entries): (Vec<_>, Vec<_>) =
+            changes.into_iter().partition(NameChange::is_entity);
+        self.entities.apply(entities);
+        for c in entries {
+            self.apply_entry(c);
         }
     }
 
-    fn apply_one(&mut self, c: NameChange) {
+    /// Replaces the entity index with one built elsewhere.
+    pub fn set_entities(&mut self, built: EntityNames) {
+        self.entities = built;
+    }
+
+    fn apply_entry(&mut self, c: NameChange) {
         match c {
             NameChange::Entry {
                 key,
@@ -201,20 +247,13 @@ impl Names {
                 self.entries.remove(key);
                 self.entry_meta.remove(&key);
             }
-            NameChange::Entity { key, id, party } => {
-                self.entities.upsert(key, party);
-                self.entity_ids.insert(key, id);
-            }
-            NameChange::RemoveEntity { key } => {
-                self.entities.remove(key);
-                self.entity_ids.remove(&key);
-            }
+            NameChange::Entity { .. } | NameChange::RemoveEntity { .. } => {}
         }
     }
 
     /// How many list entries and entities the indexes hold.
     pub fn counts(&self) -> (usize, usize) {
-        (self.entries.len(), self.entities.len())
+        (self.entries.len(), self.entities.index.len())
     }
 
     /// The list entries in force on `on`, on the lists `list` accepts, that match `query`.
@@ -247,18 +286,14 @@ impl Names {
     }
 
     /// The entities of the graph that match `query`.
-    fn match_entities(
-        &self,
-        query: &Query<'_>,
-        limit: usize,
-        threshold: f64,
-    ) -> Vec<EntityHit> {
+    fn match_entities(&self, query: &Query<'_>, limit: usize, threshold: f64) -> Vec<EntityHit> {
         self.entities
+            .index
             .search(query, limit, threshold, |_| true)
             .into_iter()
             .filter_map(|hit| {
                 Some(EntityHit {
-                    entity: self.entity_ids.get(&hit.key)?.clone(),
+                    entity: self.entities.ids.get(&hit.key)?.clone(),
                     hit,
                 })
             })
@@ -325,7 +360,7 @@ fn best_per<K: Eq + std::hash::Hash, T>(
 impl Names {
     /// An entity's record (by its key in the store) as the index holds it.
     pub fn entity(&self, key: i64) -> Option<Record> {
-        self.entities.record(key)
+        self.entities.index.record(key)
     }
 
     /// Releases spare capacity after a bulk load.
@@ -333,7 +368,6 @@ impl Names {
         self.entries.shrink_to_fit();
         self.entities.shrink_to_fit();
         self.entry_meta.shrink_to_fit();
-        self.entity_ids.shrink_to_fit();
     }
 
     /// The entries in force on `on`, on the active lists that `lists` selects, whose names

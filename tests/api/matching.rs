@@ -238,3 +238,25 @@ async fn a_candidate_without_identifiers_is_matched_against_known_entities() {
     assert_eq!(b["resolved_entity"], Value::Null, "{b}");
     assert_eq!(b["possible_matches"].as_array().unwrap().len(), 2, "{b}");
 }
+
+#[tokio::test]
+async fn entities_written_while_the_entity_index_builds_are_found() {
+    // Right after start-up the entity name index may still be building: what is written
+    // meanwhile is replayed onto it before it is used.
+    let app = TestApp::new().await;
+    let (s, b) = app
+        .post(
+            "/v1/entities",
+            json!({"id": "quillon", "name": "Quillon Aerospace Systems BV", "jurisdiction": "NL"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, b) = app
+        .post(
+            "/v1/screenings",
+            json!({"candidate": {"name": "Quillon Aerospace Systems B.V.", "jurisdiction": "NL"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["resolved_entity"], "quillon", "{b}");
+}
