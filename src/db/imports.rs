@@ -90,22 +90,11 @@ pub async fn import_list(
     if !changed {
         // Nothing to record in the change log: give the version back.
         tx.rollback().await?;
-        record_import(pool, list_row.pk, None, actor, &summary).await?;
+        record_import(&mut *pool.acquire().await?, list_row.pk, actor, &summary).await?;
         return Ok((summary, None));
     }
     summary.graph_version = Some(version);
-    sqlx::query(
-        "INSERT INTO list_imports (list_pk, version, format, sha256, actor, summary)
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(list_row.pk)
-    .bind(version)
-    .bind(source.format)
-    .bind(source.sha256)
-    .bind(actor)
-    .bind(Json(&summary))
-    .execute(&mut *tx)
-    .await?;
+    record_import(&mut tx, list_row.pk, actor, &summary).await?;
     let rec = ChangeRecord {
         actor,
         action: "list.import",
@@ -119,10 +108,10 @@ pub async fn import_list(
     Ok((summary, Some(committed)))
 }
 
+/// Records an import with its counts and change-log version (none when it changed nothing).
 async fn record_import(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     list_pk: i64,
-    version: Option<i64>,
     actor: &str,
     summary: &ImportSummary,
 ) -> Result<(), DbError> {
@@ -131,12 +120,12 @@ async fn record_import(
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(list_pk)
-    .bind(version)
+    .bind(summary.graph_version)
     .bind(&summary.format)
     .bind(&summary.sha256)
     .bind(actor)
     .bind(Json(summary))
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(())
 }
