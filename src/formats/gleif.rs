@@ -623,6 +623,25 @@ mod tests {
         );
     }
 
+    /// Mangled samples are accepted or refused, never a panic.
+    #[test]
+    fn mangled_samples_never_panic() {
+        use rand::{Rng, SeedableRng};
+        let noise = b"<>/\"'&;:-0AZ9\n \xff\xc3";
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        for file in ["lei-data.xml", "rr-updates-data2.xml", "repex-data.xml"] {
+            let original = bytes(file);
+            for _ in 0..200 {
+                let mut b = original.clone();
+                for _ in 0..rng.gen_range(1..6) {
+                    let at = rng.gen_range(0..b.len());
+                    b[at] = noise[rng.gen_range(0..noise.len())];
+                }
+                let _ = parse_gleif("m", &b);
+            }
+        }
+    }
+
     /// Parse times of the largest samples; run with
     /// `cargo test --release --lib formats::gleif::tests::parse_times -- --ignored --nocapture`.
     #[test]

@@ -319,9 +319,10 @@ fn is_uk_register(s: &str) -> bool {
 /// A country name, nationality or UK place; unknown ones are noted when `note` is set.
 fn place(s: Option<&str>, notes: &mut Notes, note: bool) -> Option<Jurisdiction> {
     let s = s.map(str::trim).filter(|s| !s.is_empty())?;
-    let found = s
-        .split(',')
-        .map(str::trim)
+    // The whole value first ("Korea, South"), then its parts ("British,Irish").
+    let found = [s]
+        .into_iter()
+        .chain(s.split(',').map(str::trim))
         .find_map(|part| uk_place(part).or_else(|| country::by_name(part)));
     if found.is_none() && note {
         notes.unknown_country(s);
@@ -1019,6 +1020,29 @@ mod tests {
             let err = parse_psc("f", text.as_bytes()).unwrap_err();
             assert!(err.message.contains(message), "{text}: {err}");
             assert!(err.at.starts_with("f line "), "{err}");
+        }
+    }
+
+    /// Mangled samples are accepted or refused, never a panic.
+    #[test]
+    fn mangled_samples_never_panic() {
+        use rand::{Rng, SeedableRng};
+        let noise = b"[]{}\",:0-\n\r \xff\xc3";
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        for file in [
+            "companies-house-snapshot-lines/psc-data-8.json",
+            "companies-house-snapshot-lines/psc-data-1.json",
+            "synthetic-kinds/psc_exemptions.json",
+        ] {
+            let original = bytes(file);
+            for _ in 0..300 {
+                let mut b = original.clone();
+                for _ in 0..rng.gen_range(1..6) {
+                    let at = rng.gen_range(0..b.len());
+                    b[at] = noise[rng.gen_range(0..noise.len())];
+                }
+                let _ = parse_psc("m", &b);
+            }
         }
     }
 
