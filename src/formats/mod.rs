@@ -33,16 +33,23 @@
 mod country;
 mod eu_xml;
 mod ftm;
+mod gleif;
 mod ofac;
 mod ofac_csv;
 mod ofac_xml;
+mod psc;
 mod record;
+mod registry;
 #[cfg(test)]
 mod testing;
 mod text;
 mod uk_csv;
 mod un_xml;
 mod xml;
+
+pub use gleif::parse_gleif;
+pub use psc::parse_psc;
+pub use registry::{DeclaredUnknown, Registry, RegistryLink, RegistryParty, ShareBounds};
 
 use std::fmt;
 use std::path::Path;

@@ -1,0 +1,696 @@
+//! GLEIF golden-copy XML: LEI-CDF level 1 (`LEIData`), RR-CDF level 2 relationships
+//! (`RelationshipData`) and level 2 reporting exceptions (`ReportingExceptionData`).
+//!
+//! [`parse_gleif`] tells the three apart by their root element and streams the records (one
+//! small tree per record, never the whole document).
+//!
+//! # What is read
+//!
+//! - **LEI records**: a [`RegistryParty`] per LEI (id = the LEI, which must pass the ISO 17442
+//!   check digits). `LegalName` is the name; `OtherEntityNames` and
+//!   `TransliteratedOtherEntityNames` are aliases. `LegalJurisdiction` (ISO 3166-1 or -2,
+//!   `US-DE`) is the jurisdiction; the headquarters is the `HeadquartersAddress` `Region` when
+//!   it is an ISO 3166-2 code (`US-NY`), else its `Country`. `RegistrationAuthorityEntityID`
+//!   is the `registration_number`. `EntityCategory` gives the kind (`FUND` → fund,
+//!   `SOLE_PROPRIETOR` → person, `RESIDENT_GOVERNMENT_ENTITY` → government,
+//!   `INTERNATIONAL_ORGANIZATION` → other, anything else → company). An `INACTIVE`
+//!   `EntityStatus` is kept, with a note.
+//! - **Relationship records**: `IS_DIRECTLY_CONSOLIDATED_BY` and
+//!   `IS_ULTIMATELY_CONSOLIDATED_BY` become links from the parent (`EndNode`) to the child
+//!   (`StartNode`) with interest [`Interest::Consolidation`]: an accounting-consolidation
+//!   parent is never counted as an owner. An ultimate parent is
+//!   [`RegistryLink::declared_indirect`] (the direct parent has its own record). The link id is
+//!   `{child}/{type}/{parent}` (RR-CDF records have no id of their own; the triple is the
+//!   golden copy's key). `details` is the relationship type followed by the qualifiers and
+//!   quantifiers as given (`ACCOUNTING_CONSOLIDATION 100.00 PERCENTAGE`): quantifiers are
+//!   never read as a share, since publishers write both `100.00` and `1.00` for full
+//!   consolidation. The `RELATIONSHIP_PERIOD` gives `valid_from` and `valid_to` (the day after
+//!   its end date); other period types (accounting, filing) are not validity.
+//!   An `INACTIVE` relationship without an end date ends at the record's `LastUpdateDate`
+//!   (by then it was inactive; noted). Fund relationships (`IS_FUND-MANAGED_BY`,
+//!   `IS_SUBFUND_OF`, `IS_FEEDER_TO`) are management and umbrella structures, not ownership
+//!   or control over the fund's holdings: skipped, counted in a note.
+//! - **Reporting exceptions**: a [`DeclaredUnknown`] per exception, subject = the LEI,
+//!   reason = `ExceptionReason` (`NATURAL_PERSONS`, `NO_KNOWN_PERSON`, `NON_CONSOLIDATING`,
+//!   `NON_PUBLIC`, `BINDING_LEGAL_COMMITMENTS`, ...), details = `ExceptionCategory`
+//!   (`DIRECT_ACCOUNTING_CONSOLIDATION_PARENT` / `ULTIMATE_...`) plus any
+//!   `ExceptionReference`. The id is `{LEI}/{category}/{reason}`.
+//!
+//! Relationship and exception files name entities by LEI only: each LEI they mention gets a
+//! minimal party (id and name = the LEI, kind company, identifier `lei`), so every reference
+//! resolves inside the [`Registry`]; the importer merges them with the LEI records.
+//!
+//! Any LEI failing ISO 17442 is an error naming its line, as is a missing name, node or type,
+//! or a malformed date. A truncated document is rejected by the XML reader.
+
+use std::collections::BTreeMap;
+
+use quick_xml::Reader;
+use quick_xml::events::Event;
+
+use super::FormatError;
+use super::country;
+use super::record::{Notes, aliases, parse_name, push_identifier};
+use super::registry::{
+    Builder, DeclaredUnknown, Registry, RegistryLink, RegistryParty, ShareBounds,
+};
+use super::text::{decode_utf8, iso_period};
+use super::xml::{Node, Record, read_records};
+use crate::domain::{EntityKind, Interest, Jurisdiction, Lei, Name};
+
+const SOURCE: &str = "gleif";
+
+/// Parses a GLEIF LEI-CDF, RR-CDF or reporting-exception XML file (told apart by the root).
+pub fn parse_gleif(name: &str, bytes: &[u8]) -> Result<Registry, FormatError> {
+    let mut b = Builder::default();
+    let mut notes = Notes::default();
+    match root_element(name, bytes)?.as_str() {
+        "LEIData" => {
+            let mut inactive = Vec::new();
+            read_records(
+                name,
+                bytes,
+                "LEIData",
+                &[&["LEIRecords", "LEIRecord"]],
+                |r| {
+                    let party = lei_party(&r, &mut notes, &mut inactive)?;
+                    b.add_party(party)
+                        .map_err(|_| r.error(&r.node, "this LEI has an earlier record in the file"))
+                },
+            )?;
+            if !inactive.is_empty() {
+                notes.push(format!(
+                    "{} LEI records with EntityStatus INACTIVE (kept): {}",
+                    inactive.len(),
+                    inactive.join(", ")
+                ));
+            }
+        }
+        "RelationshipData" => {
+            let mut skipped = BTreeMap::new();
+            read_records(
+                name,
+                bytes,
+                "RelationshipData",
+                &[&["RelationshipRecords", "RelationshipRecord"]],
+                |r| relationship(&r, &mut b, &mut notes, &mut skipped),
+            )?;
+            for (kind, n) in skipped {
+                notes.push(format!(
+                    "{n} {kind} relationships skipped (fund management or structure, not ownership)"
+                ));
+            }
+        }
+        "ReportingExceptionData" => {
+            read_records(
+                name,
+                bytes,
+                "ReportingExceptionData",
+                &[&["ReportingExceptions", "Exception"]],
+                |r| exception(&r, &mut b, &mut notes),
+            )?;
+        }
+        other => {
+            return Err(FormatError::new(
+                format!("{name} line 1"),
+                format!(
+                    "expected a GLEIF <LEIData>, <RelationshipData> or <ReportingExceptionData> document, found <{other}>"
+                ),
+            ));
+        }
+    }
+    Ok(b.finish(notes.into_lines()))
+}
+
+/// The local name of the first element; a document without one is left to
+/// [`read_records`] to reject with its line.
+fn root_element(file: &str, bytes: &[u8]) -> Result<String, FormatError> {
+    let text = decode_utf8(file, bytes)?;
+    let mut reader = Reader::from_str(text);
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e) | Event::Empty(e)) => {
+                return Ok(e.local_name().into_inner().to_owned());
+            }
+            Ok(Event::Eof) | Err(_) => {
+                // Not a document: the shared reader names the line and the fault.
+                read_records(file, bytes, "LEIData", &[], |_| Ok(()))?;
+                return Err(FormatError::new(
+                    format!("{file} line 1"),
+                    "no root element",
+                ));
+            }
+            Ok(_) => {}
+        }
+    }
+}
+
+/// A validated LEI from the text of `node`.
+fn lei(r: &Record, node: &Node) -> Result<String, FormatError> {
+    let text = node
+        .text()
+        .ok_or_else(|| r.error(node, format!("<{}> is empty", node.name)))?;
+    Lei::parse(text)
+        .map(|l| l.as_str().to_owned())
+        .map_err(|e| r.error(node, format!("LEI '{text}': {e}")))
+}
+
+fn required<'a>(r: &Record, parent: &'a Node, name: &str) -> Result<&'a Node, FormatError> {
+    parent
+        .child(name)
+        .ok_or_else(|| r.error(parent, format!("<{}> has no <{name}>", parent.name)))
+}
+
+fn code(node: Option<&Node>, notes: &mut Notes) -> Option<Jurisdiction> {
+    let text = node?.text()?;
+    let j = country::by_code(text);
+    if j.is_none() {
+        notes.unknown_country(text);
+    }
+    j
+}
+
+fn lei_party(
+    r: &Record,
+    notes: &mut Notes,
+    inactive: &mut Vec<String>,
+) -> Result<RegistryParty, FormatError> {
+    let id = lei(r, required(r, &r.node, "LEI")?)?;
+    let entity = required(r, &r.node, "Entity")?;
+    let legal = required(r, entity, "LegalName")?;
+    let name = parse_name(legal.text().unwrap_or_default()).map_err(|m| r.error(legal, m))?;
+    let raw: Vec<String> = entity
+        .path(&["OtherEntityNames", "OtherEntityName"])
+        .into_iter()
+        .chain(entity.path(&[
+            "TransliteratedOtherEntityNames",
+            "TransliteratedOtherEntityName",
+        ]))
+        .filter_map(|n| n.text().map(str::to_owned))
+        .collect();
+    let aliases = aliases(&name, raw, &id, notes).map_err(|m| r.error(entity, m))?;
+    let jurisdiction = code(entity.child("LegalJurisdiction"), notes);
+    let hq = entity.child("HeadquartersAddress");
+    let region = hq
+        .and_then(|a| a.child_text("Region"))
+        .and_then(country::by_code)
+        .filter(|j| !j.is_country());
+    let headquarters = region.or_else(|| code(hq.and_then(|a| a.child("Country")), notes));
+    let kind = match entity.child_text("EntityCategory") {
+        Some("FUND") => EntityKind::Fund,
+        Some("SOLE_PROPRIETOR") => EntityKind::Person,
+        Some("RESIDENT_GOVERNMENT_ENTITY") => EntityKind::Government,
+        Some("INTERNATIONAL_ORGANIZATION") => EntityKind::Other,
+        _ => EntityKind::Company,
+    };
+    let mut identifiers = Vec::new();
+    push_identifier(&mut identifiers, "lei", &id, notes);
+    if let Some(number) = entity
+        .child("RegistrationAuthority")
+        .and_then(|a| a.child_text("RegistrationAuthorityEntityID"))
+    {
+        push_identifier(&mut identifiers, "registration_number", number, notes);
+    }
+    if entity.child_text("EntityStatus") == Some("INACTIVE") {
+        inactive.push(id.clone());
+    }
+    Ok(RegistryParty {
+        id,
+        kind,
+        name,
+        aliases,
+        jurisdiction,
+        headquarters,
+        identifiers,
+        source: SOURCE.to_owned(),
+    })
+}
+
+/// Adds the minimal party of an LEI the file names only by reference, once.
+fn referenced(b: &mut Builder, lei: &str, notes: &mut Notes) -> Result<(), String> {
+    if b.party_index(lei).is_some() {
+        return Ok(());
+    }
+    let name = Name::parse(lei).map_err(|e| e.to_string())?;
+    let mut identifiers = Vec::new();
+    push_identifier(&mut identifiers, "lei", lei, notes);
+    let _ = b.add_party(RegistryParty {
+        id: lei.to_owned(),
+        kind: EntityKind::Company,
+        name,
+        aliases: Vec::new(),
+        jurisdiction: None,
+        headquarters: None,
+        identifiers,
+        source: SOURCE.to_owned(),
+    });
+    Ok(())
+}
+
+fn node_lei(r: &Record, rel: &Node, end: &str) -> Result<String, FormatError> {
+    let node = required(r, rel, end)?;
+    if let Some(t) = node.child_text("NodeIDType")
+        && t != "LEI"
+    {
+        return Err(r.error(node, format!("<{end}> has NodeIDType '{t}', expected LEI")));
+    }
+    lei(r, required(r, node, "NodeID")?)
+}
+
+fn date(r: &Record, node: &Node, end: bool) -> Result<chrono::NaiveDate, FormatError> {
+    let text = node.text().unwrap_or_default();
+    iso_period(text)
+        .map(|(first, next)| if end { next } else { first })
+        .ok_or_else(|| {
+            r.error(
+                node,
+                format!("<{}> '{text}' is not an ISO 8601 date", node.name),
+            )
+        })
+}
+
+fn relationship(
+    r: &Record,
+    b: &mut Builder,
+    notes: &mut Notes,
+    skipped: &mut BTreeMap<String, usize>,
+) -> Result<(), FormatError> {
+    let rel = required(r, &r.node, "Relationship")?;
+    let child = node_lei(r, rel, "StartNode")?;
+    let parent = node_lei(r, rel, "EndNode")?;
+    let type_node = required(r, rel, "RelationshipType")?;
+    let kind = type_node.text().unwrap_or_default();
+    let declared_indirect = match kind {
+        "IS_DIRECTLY_CONSOLIDATED_BY" => false,
+        "IS_ULTIMATELY_CONSOLIDATED_BY" => true,
+        _ => {
+            *skipped.entry(kind.to_owned()).or_default() += 1;
+            return Ok(());
+        }
+    };
+    let (mut valid_from, mut valid_to) = (None, None);
+    for period in rel.path(&["RelationshipPeriods", "RelationshipPeriod"]) {
+        if period.child_text("PeriodType") != Some("RELATIONSHIP_PERIOD") {
+            continue;
+        }
+        if let Some(start) = period.child("StartDate") {
+            valid_from = Some(date(r, start, false)?);
+        }
+        if let Some(end) = period.child("EndDate") {
+            valid_to = Some(date(r, end, true)?);
+        }
+    }
+    let id = format!("{child}/{kind}/{parent}");
+    if rel.child_text("RelationshipStatus") == Some("INACTIVE") && valid_to.is_none() {
+        let updated = r
+            .node
+            .child("Registration")
+            .and_then(|reg| reg.child("LastUpdateDate"));
+        match updated {
+            Some(u) => {
+                valid_to = Some(date(r, u, false)?);
+                notes.push(format!(
+                    "{id}: INACTIVE without an end date; ends at its LastUpdateDate"
+                ));
+            }
+            None => {
+                notes.push(format!(
+                    "{id}: INACTIVE without an end date or LastUpdateDate; skipped"
+                ));
+                return Ok(());
+            }
+        }
+    }
+    let mut details = vec![kind.to_owned()];
+    for q in rel.path(&["RelationshipQualifiers", "RelationshipQualifier"]) {
+        let words: Vec<&str> = ["QualifierDimension", "QualifierCategory"]
+            .iter()
+            .filter_map(|c| q.child_text(c))
+            .collect();
+        details.push(words.join(" "));
+    }
+    for q in rel.path(&["RelationshipQuantifiers", "RelationshipQuantifier"]) {
+        let words: Vec<&str> = ["MeasurementMethod", "QuantifierAmount", "QuantifierUnits"]
+            .iter()
+            .filter_map(|c| q.child_text(c))
+            .collect();
+        details.push(words.join(" "));
+    }
+    for lei in [&parent, &child] {
+        referenced(b, lei, notes).map_err(|m| r.error(rel, m))?;
+    }
+    let at = r.at(&r.node);
+    b.add_link(
+        RegistryLink {
+            id,
+            owner: parent,
+            owned: child,
+            interest: Interest::Consolidation,
+            share: ShareBounds::UNKNOWN,
+            valid_from,
+            valid_to,
+            declared_indirect,
+            details: Some(details.join("; ")),
+        },
+        &at,
+    )
+}
+
+fn exception(r: &Record, b: &mut Builder, notes: &mut Notes) -> Result<(), FormatError> {
+    let subject = lei(r, required(r, &r.node, "LEI")?)?;
+    let category = required(r, &r.node, "ExceptionCategory")?
+        .text()
+        .ok_or_else(|| r.error(&r.node, "<ExceptionCategory> is empty"))?;
+    let reasons: Vec<&str> = r
+        .node
+        .children("ExceptionReason")
+        .filter_map(Node::text)
+        .collect();
+    if reasons.is_empty() {
+        return Err(r.error(&r.node, "<Exception> has no <ExceptionReason>"));
+    }
+    referenced(b, &subject, notes).map_err(|m| r.error(&r.node, m))?;
+    let mut details = category.to_owned();
+    for reference in r.node.children("ExceptionReference").filter_map(Node::text) {
+        details.push_str("; ");
+        details.push_str(reference);
+    }
+    let at = r.at(&r.node);
+    for reason in reasons {
+        b.add_unknown(
+            DeclaredUnknown {
+                id: format!("{subject}/{category}/{reason}"),
+                subject: subject.clone(),
+                reason: reason.to_owned(),
+                details: Some(details.clone()),
+                valid_from: None,
+                valid_to: None,
+            },
+            &at,
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::testing::{cut_points, names_of};
+    use crate::testdata::read_shared;
+
+    fn bytes(file: &str) -> Vec<u8> {
+        read_shared(&format!("ownership/gleif-level2/{file}"))
+    }
+
+    fn sample(file: &str) -> Registry {
+        parse_gleif(file, &bytes(file)).unwrap()
+    }
+
+    fn day(s: &str) -> Option<chrono::NaiveDate> {
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+    }
+
+    fn code(j: Option<Jurisdiction>) -> Option<String> {
+        j.map(|j| j.to_string())
+    }
+
+    #[test]
+    fn lei_records_become_parties() {
+        let r = sample("lei-data.xml");
+        assert_eq!(
+            (r.parties.len(), r.links.len(), r.unknowns.len()),
+            (13, 0, 0)
+        );
+        let hutchin = r.party("004L5FPTUREIWK9T2N63").unwrap();
+        assert_eq!(hutchin.name.as_str(), "Hutchin Hill Capital, LP");
+        assert_eq!(hutchin.kind, EntityKind::Company);
+        assert_eq!(code(hutchin.jurisdiction).as_deref(), Some("US-DE"));
+        assert_eq!(code(hutchin.headquarters).as_deref(), Some("US-NY"));
+        assert_eq!(
+            hutchin.identifiers,
+            [
+                ("lei".to_owned(), "004L5FPTUREIWK9T2N63".to_owned()),
+                ("registration_number".to_owned(), "4386463".to_owned())
+            ]
+        );
+        assert_eq!(hutchin.source, "gleif");
+        let dentsu = r.party("213800FERQ5LE3H7WJ58").unwrap();
+        assert_eq!(
+            names_of(&dentsu.aliases),
+            ["DENTSU AEGIS NETWORK LTD.", "AEGIS GROUP PLC"]
+        );
+        assert_eq!(code(dentsu.jurisdiction).as_deref(), Some("GB"));
+        let fund = r.party("001GPB6A9XPE8XJICC14").unwrap();
+        assert_eq!(fund.kind, EntityKind::Fund);
+        assert_eq!(code(fund.jurisdiction).as_deref(), Some("US-MA"));
+        let swede = r.party("213800BJPX8V9HVY1Y11").unwrap();
+        assert_eq!(code(swede.jurisdiction).as_deref(), Some("SE"));
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.contains("INACTIVE") && n.contains("00TR8NKAEL48RGTZEW89")),
+            "{:?}",
+            r.notes
+        );
+        assert_eq!(r.parties[0].id, "001GPB6A9XPE8XJICC14");
+    }
+
+    #[test]
+    fn consolidation_parents_are_links_and_funds_are_skipped() {
+        let r = sample("rr-data.xml");
+        assert_eq!(
+            (r.parties.len(), r.links.len(), r.unknowns.len()),
+            (3, 2, 0)
+        );
+        let direct = &r.links[0];
+        assert_eq!(direct.owner, "ZZG38T0MDR3QY1ETUA76");
+        assert_eq!(direct.owned, "010CMKZ3VON21WF2ZD45");
+        assert_eq!(direct.interest, Interest::Consolidation);
+        assert_eq!(direct.valid_from, day("2018-02-06"));
+        assert_eq!(direct.valid_to, None);
+        assert!(!direct.declared_indirect);
+        // The source gives the qualifier's dimension without a category.
+        assert_eq!(
+            direct.details.as_deref(),
+            Some("IS_DIRECTLY_CONSOLIDATED_BY; ACCOUNTING_STANDARD")
+        );
+        assert_eq!(
+            direct.id,
+            "010CMKZ3VON21WF2ZD45/IS_DIRECTLY_CONSOLIDATED_BY/ZZG38T0MDR3QY1ETUA76"
+        );
+        let ultimate = &r.links[1];
+        assert_eq!(ultimate.owner, "3C7474T6CDKPR9K6YT90");
+        assert!(ultimate.declared_indirect);
+        assert_eq!(
+            ultimate.details.as_deref(),
+            Some("IS_ULTIMATELY_CONSOLIDATED_BY; ACCOUNTING_STANDARD US_GAAP")
+        );
+        // Parties named only by reference: the LEI is the name.
+        let parent = r.party("ZZG38T0MDR3QY1ETUA76").unwrap();
+        assert_eq!(parent.name.as_str(), "ZZG38T0MDR3QY1ETUA76");
+        assert_eq!(parent.identifiers[0].0, "lei");
+        assert!(r.notes.contains(
+            &"5 IS_FUND-MANAGED_BY relationships skipped (fund management or structure, not ownership)"
+                .to_owned()
+        ));
+        assert!(r.notes.iter().any(|n| n.starts_with("3 IS_SUBFUND_OF")));
+    }
+
+    #[test]
+    fn quantifiers_stay_in_details_not_in_the_share() {
+        let r = sample("rr-updates-data2.xml");
+        assert_eq!((r.parties.len(), r.links.len()), (7, 7));
+        let hundred = r
+            .links
+            .iter()
+            .find(|l| {
+                l.owned == "2138002YAB7Z9KO21397"
+                    && l.details
+                        .as_deref()
+                        .is_some_and(|d| d.starts_with("IS_DIRECTLY"))
+            })
+            .unwrap();
+        assert_eq!(hundred.owner, "984500501A1B1045PB30");
+        assert_eq!(
+            hundred.details.as_deref(),
+            Some(
+                "IS_DIRECTLY_CONSOLIDATED_BY; ACCOUNTING_STANDARD OTHER_ACCOUNTING_STANDARD; ACCOUNTING_CONSOLIDATION 100.00 PERCENTAGE"
+            )
+        );
+        assert_eq!(hundred.share, ShareBounds::UNKNOWN);
+        assert_eq!(hundred.valid_from, day("2019-06-30"));
+        let one = r
+            .links
+            .iter()
+            .find(|l| l.owned == "097900BJGO0000201513")
+            .unwrap();
+        assert!(one.details.as_deref().unwrap().ends_with("1.00 PERCENTAGE"));
+        assert!(r.links.iter().all(|l| l.share == ShareBounds::UNKNOWN));
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.starts_with("4 IS_FUND-MANAGED_BY"))
+        );
+    }
+
+    #[test]
+    fn reporting_exceptions_are_declared_unknowns() {
+        let r = sample("repex-data.xml");
+        assert_eq!(
+            (r.parties.len(), r.links.len(), r.unknowns.len()),
+            (10, 0, 10)
+        );
+        let u = r
+            .unknowns
+            .iter()
+            .find(|u| u.subject == "01370W6ZIY66KQ4J3570")
+            .unwrap();
+        assert_eq!(u.reason, "NON_PUBLIC");
+        assert_eq!(
+            u.details.as_deref(),
+            Some("DIRECT_ACCOUNTING_CONSOLIDATION_PARENT")
+        );
+        let count = |reason: &str| r.unknowns.iter().filter(|u| u.reason == reason).count();
+        assert_eq!(
+            (
+                count("NO_KNOWN_PERSON"),
+                count("NON_CONSOLIDATING"),
+                count("NON_PUBLIC")
+            ),
+            (3, 6, 1)
+        );
+        assert_eq!(r.unknowns[0].subject, "001GPB6A9XPE8XJICC14");
+        assert_eq!(r.unknowns[0].reason, "NO_KNOWN_PERSON");
+    }
+
+    fn line_of(text: &str, needle: &str) -> usize {
+        let at = text.find(needle).unwrap();
+        text[..at].matches('\n').count() + 1
+    }
+
+    #[test]
+    fn bad_lei_check_digits_name_the_line() {
+        for (file, good) in [
+            ("rr-data.xml", "ZZG38T0MDR3QY1ETUA76"),
+            ("lei-data.xml", "004L5FPTUREIWK9T2N63"),
+            ("repex-data.xml", "00EHHQ2ZHDCFXJCPCL46"),
+        ] {
+            let text = String::from_utf8(bytes(file)).unwrap();
+            let bad = format!("{}7", &good[..19]);
+            let broken = text.replacen(good, &bad, 1);
+            let err = parse_gleif("g.xml", broken.as_bytes()).unwrap_err();
+            let at = format!("g.xml line {}", line_of(&text, good));
+            assert!(err.at.starts_with(&at), "{file}: {err}");
+            assert!(err.message.contains("check digits"), "{file}: {err}");
+        }
+    }
+
+    #[test]
+    fn cut_and_foreign_documents_are_rejected() {
+        for file in ["lei-data.xml", "rr-data.xml", "repex-data.xml"] {
+            let b = bytes(file);
+            for cut in cut_points(b.len()) {
+                if b[cut..].iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                let err = parse_gleif("g.xml", &b[..cut]).unwrap_err();
+                assert!(err.at.contains(" line "), "{file} cut at {cut}: {err}");
+            }
+        }
+        let err = parse_gleif("g.xml", b"<?xml version=\"1.0\"?>\n<sdnList/>").unwrap_err();
+        assert!(err.message.contains("found <sdnList>"), "{err}");
+        assert!(parse_gleif("g.xml", b"").is_err());
+        let text = String::from_utf8(bytes("rr-data.xml")).unwrap();
+        let bad_date = text.replacen("2018-02-06T00:00", "2018-02-30T00:00", 1);
+        let err = parse_gleif("g.xml", bad_date.as_bytes()).unwrap_err();
+        assert!(err.message.contains("not an ISO 8601 date"), "{err}");
+    }
+
+    #[test]
+    fn inactive_relationships_end() {
+        let text = String::from_utf8(bytes("rr-data.xml")).unwrap();
+        let inactive = text.replace(
+            "<rr:RelationshipStatus>ACTIVE</rr:RelationshipStatus>",
+            "<rr:RelationshipStatus>INACTIVE</rr:RelationshipStatus>",
+        );
+        let r = parse_gleif("g.xml", inactive.as_bytes()).unwrap();
+        // Ended no later than the record's LastUpdateDate.
+        assert!(r.links.iter().all(|l| l.valid_to.is_some()));
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.contains("INACTIVE without an end date"))
+        );
+    }
+
+    /// Mangled samples are accepted or refused, never a panic.
+    #[test]
+    fn mangled_samples_never_panic() {
+        use rand::{Rng, SeedableRng};
+        let noise = b"<>/\"'&;:-0AZ9\n \xff\xc3";
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        for file in ["lei-data.xml", "rr-updates-data2.xml", "repex-data.xml"] {
+            let original = bytes(file);
+            for _ in 0..200 {
+                let mut b = original.clone();
+                for _ in 0..rng.gen_range(1..6) {
+                    let at = rng.gen_range(0..b.len());
+                    b[at] = noise[rng.gen_range(0..noise.len())];
+                }
+                let _ = parse_gleif("m", &b);
+            }
+        }
+    }
+
+    /// Parse times of the largest samples; run with
+    /// `cargo test --release --lib formats::gleif::tests::parse_times -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn parse_times() {
+        for file in ["lei-data.xml", "rr-updates-data2.xml"] {
+            let b = bytes(file);
+            let mut best = std::time::Duration::MAX;
+            for _ in 0..20 {
+                let start = std::time::Instant::now();
+                let r = parse_gleif(file, &b).unwrap();
+                best = best.min(start.elapsed());
+                assert!(!r.parties.is_empty());
+            }
+            println!("{file} ({} bytes): {best:?} (best of 20)", b.len());
+        }
+        // A large LEI file: the sample's records repeated with fresh valid LEIs.
+        let text = String::from_utf8(bytes("lei-data.xml")).unwrap();
+        let (head, rest) = text.split_once("<lei:LEIRecord ").unwrap();
+        let (records, tail) = rest.rsplit_once("</lei:LEIRecords>").unwrap();
+        let records = format!("<lei:LEIRecord {records}");
+        let ids: Vec<&str> = records
+            .match_indices("<lei:LEI>")
+            .map(|(i, _)| &records[i + 9..i + 29])
+            .collect();
+        let mut big = head.to_owned();
+        let mut n = 0;
+        for copy in 0..2000 {
+            let mut chunk = records.clone();
+            for id in &ids {
+                let base = format!("{}{:06}", &id[..12], copy);
+                let check = (0..100)
+                    .map(|c| format!("{base}{c:02}"))
+                    .find(|l| Lei::parse(l).is_ok())
+                    .unwrap();
+                chunk = chunk.replace(id, &check);
+                n += 1;
+            }
+            big.push_str(&chunk);
+        }
+        big.push_str("</lei:LEIRecords>");
+        big.push_str(tail);
+        let start = std::time::Instant::now();
+        let r = parse_gleif("big.xml", big.as_bytes()).unwrap();
+        println!(
+            "synthetic LEI file ({} MB, {n} records): {:?}",
+            big.len() / 1_000_000,
+            start.elapsed()
+        );
+        assert_eq!(r.parties.len(), n);
+    }
+}

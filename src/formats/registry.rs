@@ -1,0 +1,213 @@
+//! The shared model of company-registry data: what a registry file (GLEIF LEI / relationship /
+//! reporting-exception files, the UK PSC snapshot, and later BODS 0.4) states about parties,
+//! the links between them and owners declared unknown.
+//!
+//! Parsing only: a [`Registry`] is what one file says, in source order, with the source's own
+//! ids. Resolving parties across files and sources, and computing indirect holdings, is the
+//! importer's job; nothing here merges or derives.
+//!
+//! Every party id a link or declared-unknown names is the id of a party of the same
+//! [`Registry`] (readers add a minimal party for an end the file mentions only by id, and say
+//! so in their docs).
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+
+use super::FormatError;
+use super::text::SeenIds;
+use crate::domain::{EntityKind, Interest, Jurisdiction, Name};
+
+/// What a registry file states, in source order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Registry {
+    pub parties: Vec<RegistryParty>,
+    pub links: Vec<RegistryLink>,
+    pub unknowns: Vec<DeclaredUnknown>,
+    /// What was skipped without failing the file, one human-readable line each.
+    pub notes: Vec<String>,
+}
+
+impl Registry {
+    /// The party with `id`, if any (a linear search: for tests and small files).
+    pub fn party(&self, id: &str) -> Option<&RegistryParty> {
+        self.parties.iter().find(|p| p.id == id)
+    }
+}
+
+/// A legal entity or natural person as the source states it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegistryParty {
+    /// The source's own id for this party (an LEI, `GB/08209948` for a UK company, a PSC's
+    /// self link, a BODS recordId); unique within the file.
+    pub id: String,
+    pub kind: EntityKind,
+    pub name: Name,
+    /// Deduplicated, without the name, in source order.
+    pub aliases: Vec<Name>,
+    /// Incorporation (entities) or nationality (persons).
+    pub jurisdiction: Option<Jurisdiction>,
+    /// Headquarters / principal place of business (entities) or residence (persons).
+    pub headquarters: Option<Jurisdiction>,
+    /// `(scheme, value)` with a scheme from [`super::SCHEMES`]; a `registration_number` is
+    /// one of the register of [`RegistryParty::jurisdiction`].
+    pub identifiers: Vec<(String, String)>,
+    /// The source: `gleif`, `uk-psc`, `bods`.
+    pub source: String,
+}
+
+/// An ownership or control link: `owner` holds `interest` in `owned`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegistryLink {
+    /// The source's id of the statement or relationship; unique within the file.
+    pub id: String,
+    /// Party ids.
+    pub owner: String,
+    pub owned: String,
+    pub interest: Interest,
+    pub share: ShareBounds,
+    /// Inclusive.
+    pub valid_from: Option<NaiveDate>,
+    /// Exclusive: the first day the link no longer holds.
+    pub valid_to: Option<NaiveDate>,
+    /// The source says this interest is indirect (BODS `directOrIndirect`, GLEIF ultimate
+    /// parents): kept as declared, never mixed with what the graph computes.
+    pub declared_indirect: bool,
+    /// The source's own wording (PSC nature of control, GLEIF relationship type and
+    /// quantifiers).
+    pub details: Option<String>,
+}
+
+/// A share in percent as sources state it: exact, or bounds that may be exclusive (PSC bands,
+/// BODS `exclusiveMinimum`/`exclusiveMaximum`). All `None` when the source gives no size.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ShareBounds {
+    pub exact: Option<f64>,
+    pub min: Option<f64>,
+    pub min_exclusive: bool,
+    pub max: Option<f64>,
+    pub max_exclusive: bool,
+}
+
+impl ShareBounds {
+    /// No size stated.
+    pub const UNKNOWN: ShareBounds = ShareBounds {
+        exact: None,
+        min: None,
+        min_exclusive: false,
+        max: None,
+        max_exclusive: false,
+    };
+
+    /// Whether a share of `percent` fits these bounds (an exact share must equal it).
+    pub fn contains(&self, percent: f64) -> bool {
+        if let Some(exact) = self.exact {
+            return percent == exact;
+        }
+        let above = match self.min {
+            Some(m) if self.min_exclusive => percent > m,
+            Some(m) => percent >= m,
+            None => true,
+        };
+        let below = match self.max {
+            Some(m) if self.max_exclusive => percent < m,
+            Some(m) => percent <= m,
+            None => true,
+        };
+        above && below
+    }
+}
+
+/// The source states that a party's owners are unknown, exempt or withheld: distinct from
+/// "no data".
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeclaredUnknown {
+    /// The source's id of the statement; unique within the file.
+    pub id: String,
+    /// The party id whose owners are unknown.
+    pub subject: String,
+    /// The source's code: GLEIF `NATURAL_PERSONS`, `NO_KNOWN_PERSON`, `NON_PUBLIC`,
+    /// `NON_CONSOLIDATING`, ...; PSC statement codes such as
+    /// `no-individual-or-entity-with-signficant-control` (sic),
+    /// `super-secure-person-with-significant-control`, exemption types.
+    pub reason: String,
+    /// More of the source's wording (the GLEIF exception category, ...).
+    pub details: Option<String>,
+    /// Inclusive.
+    pub valid_from: Option<NaiveDate>,
+    /// Exclusive.
+    pub valid_to: Option<NaiveDate>,
+}
+
+/// Builds a [`Registry`] while reading: parties by id (first appearance keeps its place),
+/// link and declared-unknown ids checked for duplicates.
+#[derive(Default)]
+pub(super) struct Builder {
+    pub registry: Registry,
+    index: HashMap<String, usize>,
+    link_ids: SeenIds,
+    unknown_ids: SeenIds,
+}
+
+impl Builder {
+    pub fn party_index(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
+    /// Adds a new party; `Err(index)` when one with its id is already there.
+    pub fn add_party(&mut self, party: RegistryParty) -> Result<(), usize> {
+        if let Some(&i) = self.index.get(&party.id) {
+            return Err(i);
+        }
+        self.index
+            .insert(party.id.clone(), self.registry.parties.len());
+        self.registry.parties.push(party);
+        Ok(())
+    }
+
+    pub fn party_mut(&mut self, i: usize) -> Option<&mut RegistryParty> {
+        self.registry.parties.get_mut(i)
+    }
+
+    /// Adds a link; `at` names its place for the duplicate-id error.
+    pub fn add_link(&mut self, link: RegistryLink, at: &str) -> Result<(), FormatError> {
+        self.link_ids.check(&link.id, at)?;
+        self.registry.links.push(link);
+        Ok(())
+    }
+
+    pub fn add_unknown(&mut self, unknown: DeclaredUnknown, at: &str) -> Result<(), FormatError> {
+        self.unknown_ids.check(&unknown.id, at)?;
+        self.registry.unknowns.push(unknown);
+        Ok(())
+    }
+
+    pub fn finish(mut self, notes: Vec<String>) -> Registry {
+        self.registry.notes = notes;
+        self.registry
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_respect_exclusivity() {
+        let band = ShareBounds {
+            min: Some(25.0),
+            min_exclusive: true,
+            max: Some(50.0),
+            ..ShareBounds::UNKNOWN
+        };
+        assert!(!band.contains(25.0));
+        assert!(band.contains(25.01));
+        assert!(band.contains(50.0));
+        let exact = ShareBounds {
+            exact: Some(60.0),
+            ..ShareBounds::UNKNOWN
+        };
+        assert!(exact.contains(60.0) && !exact.contains(61.0));
+        assert!(ShareBounds::UNKNOWN.contains(0.0));
+    }
+}
