@@ -8,8 +8,8 @@
 //! - [`domain`]: validated types (`EntityId`, `Jurisdiction`, `Share`, policy rules, screening
 //!   answers). JSON becomes these once, at the edge.
 //! - [`engine`]: the in-memory graph (petgraph) and the rules. No I/O, no async.
-//! - [`formats`]: readers of the public file formats (sanctions lists); parsing only, no I/O
-//!   beyond reading bytes.
+//! - [`formats`]: readers of the public file formats (sanctions lists, company registries);
+//!   parsing only, no I/O beyond reading bytes.
 //! - [`matching`]: fuzzy name screening: normalisation, legal forms, token-aligned scoring with
 //!   explanations, the in-memory candidate index over list names, and its evaluation.
 //! - [`db`]: all the SQL: the store of record, the change log, and loading the graph.
