@@ -97,6 +97,7 @@ enum ListsCommand {
         /// The list's kind, when the import creates it.
         #[arg(long, default_value = "sanctions", value_parser = parse_list_kind)]
         kind: ListKind,
+        /// The list file (for ofac-csv, the folder holding its files).
         path: PathBuf,
     },
 }
