@@ -368,8 +368,8 @@ impl Run {
         new: &NewOwnership,
     ) -> Result<EdgeData, DbError> {
         let mut attempt = tx.begin().await?;
-        match write_ownership(&mut attempt, stored, new).await {
-            Ok(data) => {
+        match ownerships::write(&mut attempt, stored, new).await {
+            Ok((_, data)) => {
                 attempt.commit().await?;
                 Ok(data)
             }
@@ -378,7 +378,7 @@ impl Run {
             {
                 attempt.rollback().await?;
                 self.summary.ownerships_up_to += 1;
-                write_ownership(tx, stored, &demoted(new)).await
+                Ok(ownerships::write(tx, stored, &demoted(new)).await?.1)
             }
             Err(e) => Err(e),
         }
@@ -618,18 +618,6 @@ impl Run {
 
 fn party(e: &NewEntry) -> Record {
     Record::listed(&e.name, &e.aliases, e.kind, &e.countries, &e.identifiers)
-}
-
-async fn write_ownership(
-    conn: &mut PgConnection,
-    stored: Option<i64>,
-    o: &NewOwnership,
-) -> Result<EdgeData, DbError> {
-    let (_, data) = match stored {
-        Some(pk) => ownerships::rewrite(conn, pk, o).await?,
-        None => ownerships::insert(conn, o).await?,
-    };
-    Ok(data)
 }
 
 /// A stated share kept as "up to" it.

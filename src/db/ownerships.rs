@@ -143,7 +143,7 @@ pub async fn create(
     new: NewOwnership,
 ) -> Result<(Ownership, Committed), DbError> {
     let (mut tx, version) = begin_change(pool).await?;
-    let (ownership, data) = insert(&mut tx, &new).await?;
+    let (ownership, data) = write(&mut tx, None, &new).await?;
     let rec = ChangeRecord {
         actor,
         action: "ownership.create",
@@ -161,47 +161,52 @@ pub async fn create(
     Ok((ownership, committed))
 }
 
-/// Inserts an ownership between two live entities inside a graph-changing transaction, and
-/// checks that the shares held in the owned entity stay within 100%.
-pub(crate) async fn insert(
+/// Writes an ownership between two live entities inside a graph-changing transaction: a new
+/// row, or new terms for the stored row `stored` (its id stays). Then checks that the shares
+/// held in the owned entity stay within 100%.
+pub(crate) async fn write(
     conn: &mut PgConnection,
+    stored: Option<i64>,
     new: &NewOwnership,
 ) -> Result<(Ownership, EdgeData), DbError> {
     let stake = new.stake()?;
     let owner = lock_live(conn, &new.owner).await?;
     let owned = lock_live(conn, &new.owned).await?;
-    let id = new.id.clone().unwrap_or_else(OwnershipId::generate);
-    let pk: i64 = sqlx::query_scalar(
-        "INSERT INTO ownerships (id, owner_pk, owned_pk, interest, share, share_min, share_max, valid_from, valid_to, source)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING pk",
-    )
-    .bind(id.as_str())
-    .bind(owner.pk)
-    .bind(owned.pk)
-    .bind(new.interest.as_str())
-    .bind(stake.share().map(Share::get))
-    .bind(stake.range().map(|r| r.min.get()))
-    .bind(stake.range().map(|r| r.max.get()))
-    .bind(new.valid_from)
-    .bind(new.valid_to)
-    .bind(new.source.as_ref().map(Text::as_str))
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(on_constraint)?;
-    // Checked after the insert, so that a taken id is reported as such, and counting the new
-    // row as stored; an error rolls the insert back.
-    checked(conn, pk, owned.pk, new.interest).await
-}
-
-/// Checks the total held in the owned entity once a row is written, and reads the row back.
-async fn checked(
-    conn: &mut PgConnection,
-    pk: i64,
-    owned_pk: i64,
-    interest: Interest,
-) -> Result<(Ownership, EdgeData), DbError> {
-    if interest.is_quantified() {
-        check_total(conn, owned_pk, interest).await?;
+    let query = match stored {
+        None => sqlx::query_scalar(
+            "INSERT INTO ownerships (id, owner_pk, owned_pk, interest, share, share_min, share_max, valid_from, valid_to, source)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING pk",
+        )
+        .bind(
+            new.id
+                .clone()
+                .unwrap_or_else(OwnershipId::generate)
+                .to_string(),
+        ),
+        Some(pk) => sqlx::query_scalar(
+            "UPDATE ownerships SET owner_pk = $2, owned_pk = $3, interest = $4, share = $5,
+                 share_min = $6, share_max = $7, valid_from = $8, valid_to = $9, source = $10
+             WHERE pk = $1 RETURNING pk",
+        )
+        .bind(pk),
+    };
+    let pk: i64 = query
+        .bind(owner.pk)
+        .bind(owned.pk)
+        .bind(new.interest.as_str())
+        .bind(stake.share().map(Share::get))
+        .bind(stake.range().map(|r| r.min.get()))
+        .bind(stake.range().map(|r| r.max.get()))
+        .bind(new.valid_from)
+        .bind(new.valid_to)
+        .bind(new.source.as_ref().map(Text::as_str))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(on_constraint)?;
+    // Checked after the write, so that a taken id is reported as such, and counting the new
+    // terms as stored; an error rolls the write back.
+    if new.interest.is_quantified() {
+        check_total(conn, owned.pk, new.interest).await?;
     }
     let row: OwnershipRow = sqlx::query_as(&format!("{SELECT} WHERE o.pk = $1"))
         .bind(pk)
@@ -209,36 +214,6 @@ async fn checked(
         .await?;
     let data = row.edge()?;
     Ok((Ownership::try_from(row)?, data))
-}
-
-/// Gives a stored ownership new terms (its id stays), with the same checks as [`insert`].
-pub(crate) async fn rewrite(
-    conn: &mut PgConnection,
-    pk: i64,
-    new: &NewOwnership,
-) -> Result<(Ownership, EdgeData), DbError> {
-    let stake = new.stake()?;
-    let owner = lock_live(conn, &new.owner).await?;
-    let owned = lock_live(conn, &new.owned).await?;
-    sqlx::query(
-        "UPDATE ownerships SET owner_pk = $2, owned_pk = $3, interest = $4, share = $5,
-             share_min = $6, share_max = $7, valid_from = $8, valid_to = $9, source = $10
-         WHERE pk = $1",
-    )
-    .bind(pk)
-    .bind(owner.pk)
-    .bind(owned.pk)
-    .bind(new.interest.as_str())
-    .bind(stake.share().map(Share::get))
-    .bind(stake.range().map(|r| r.min.get()))
-    .bind(stake.range().map(|r| r.max.get()))
-    .bind(new.valid_from)
-    .bind(new.valid_to)
-    .bind(new.source.as_ref().map(Text::as_str))
-    .execute(&mut *conn)
-    .await
-    .map_err(on_constraint)?;
-    checked(conn, pk, owned.pk, new.interest).await
 }
 
 /// An ownership by id, deleted or not.

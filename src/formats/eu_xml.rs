@@ -16,26 +16,13 @@
 use chrono::NaiveDate;
 
 use super::record::{Draft, Notes};
-use super::text::{SeenIds, iso_date};
-use super::xml::{Node, Record, read_records};
+use super::text::iso_date;
+use super::xml::{Node, Record, read_list};
 use super::{FormatError, ListRecord, Parsed};
 use crate::domain::EntityKind;
 
 pub fn parse(file: &str, bytes: &[u8]) -> Result<Parsed, FormatError> {
-    let mut notes = Notes::default();
-    let mut seen = SeenIds::default();
-    let mut records = Vec::new();
-    read_records(file, bytes, "export", &[&["sanctionEntity"]], |rec| {
-        let record = record(&rec, &mut notes)?;
-        seen.check(record.id.as_str(), &rec.at(&rec.node))?;
-        records.push(record);
-        Ok(())
-    })?;
-    Ok(Parsed {
-        records,
-        graph: None,
-        notes: notes.into_lines(),
-    })
+    read_list(file, bytes, "export", &[&["sanctionEntity"]], record)
 }
 
 fn alias_name(a: &Node) -> String {

@@ -9,25 +9,11 @@
 
 use super::ofac;
 use super::record::{Draft, Notes};
-use super::text::SeenIds;
-use super::xml::{Node, Record, read_records};
+use super::xml::{Node, Record, read_list};
 use super::{FormatError, ListRecord, Parsed};
 
 pub fn parse(file: &str, bytes: &[u8]) -> Result<Parsed, FormatError> {
-    let mut notes = Notes::default();
-    let mut seen = SeenIds::default();
-    let mut records = Vec::new();
-    read_records(file, bytes, "sdnList", &[&["sdnEntry"]], |rec| {
-        let record = record(&rec, &mut notes)?;
-        seen.check(record.id.as_str(), &rec.at(&rec.node))?;
-        records.push(record);
-        Ok(())
-    })?;
-    Ok(Parsed {
-        records,
-        graph: None,
-        notes: notes.into_lines(),
-    })
+    read_list(file, bytes, "sdnList", &[&["sdnEntry"]], record)
 }
 
 /// "LAST, First", or whichever part is given.

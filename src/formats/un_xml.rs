@@ -13,28 +13,15 @@
 //!   identification numbers → `national_id`, other documents → `other`.
 
 use super::record::{Draft, Notes};
-use super::text::{SeenIds, iso_date};
-use super::xml::{Record, read_records};
+use super::text::iso_date;
+use super::xml::{Record, read_list};
 use super::{FormatError, ListRecord, Parsed};
 use crate::domain::EntityKind;
 
 const RECORDS: &[&[&str]] = &[&["INDIVIDUALS", "INDIVIDUAL"], &["ENTITIES", "ENTITY"]];
 
 pub fn parse(file: &str, bytes: &[u8]) -> Result<Parsed, FormatError> {
-    let mut notes = Notes::default();
-    let mut seen = SeenIds::default();
-    let mut records = Vec::new();
-    read_records(file, bytes, "CONSOLIDATED_LIST", RECORDS, |rec| {
-        let record = record(&rec, &mut notes)?;
-        seen.check(record.id.as_str(), &rec.at(&rec.node))?;
-        records.push(record);
-        Ok(())
-    })?;
-    Ok(Parsed {
-        records,
-        graph: None,
-        notes: notes.into_lines(),
-    })
+    read_list(file, bytes, "CONSOLIDATED_LIST", RECORDS, record)
 }
 
 fn record(rec: &Record, notes: &mut Notes) -> Result<ListRecord, FormatError> {

@@ -7,8 +7,9 @@ use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::{Reader, XmlVersion};
 
-use super::FormatError;
-use super::text::{LineIndex, at_line, decode_utf8};
+use super::record::Notes;
+use super::text::{LineIndex, SeenIds, at_line, decode_utf8};
+use super::{FormatError, ListRecord, Parsed};
 
 /// The deepest element nesting accepted; list files use five or six levels, and a bound keeps
 /// hostile input from exhausting the stack.
@@ -223,6 +224,31 @@ fn attributes(e: &BytesStart) -> Result<Vec<(String, String)>, String> {
 
 /// Reads `bytes` as an XML document whose root is `root`, calling `each` for every element
 /// at one of the `records` paths (relative to the root), in document order.
+/// Reads a list document: one [`ListRecord`] per record element, in source order, each id
+/// once.
+pub fn read_list(
+    file: &str,
+    bytes: &[u8],
+    root: &str,
+    records: &[&[&str]],
+    record: fn(&Record, &mut Notes) -> Result<ListRecord, FormatError>,
+) -> Result<Parsed, FormatError> {
+    let mut notes = Notes::default();
+    let mut seen = SeenIds::default();
+    let mut out = Vec::new();
+    read_records(file, bytes, root, records, |rec| {
+        let r = record(&rec, &mut notes)?;
+        seen.check(r.id.as_str(), &rec.at(&rec.node))?;
+        out.push(r);
+        Ok(())
+    })?;
+    Ok(Parsed {
+        records: out,
+        graph: None,
+        notes: notes.into_lines(),
+    })
+}
+
 pub fn read_records(
     file: &str,
     bytes: &[u8],
