@@ -626,19 +626,11 @@ mod tests {
     /// Mangled samples are accepted or refused, never a panic.
     #[test]
     fn mangled_samples_never_panic() {
-        use rand::{Rng, SeedableRng};
         let noise = b"<>/\"'&;:-0AZ9\n \xff\xc3";
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
         for file in ["lei-data.xml", "rr-updates-data2.xml", "repex-data.xml"] {
-            let original = bytes(file);
-            for _ in 0..200 {
-                let mut b = original.clone();
-                for _ in 0..rng.gen_range(1..6) {
-                    let at = rng.gen_range(0..b.len());
-                    b[at] = noise[rng.gen_range(0..noise.len())];
-                }
+            crate::formats::testing::mangle(&bytes(file), noise, 5, 200, |b| {
                 let _ = parse_gleif("m", &b);
-            }
+            });
         }
     }
 
@@ -649,13 +641,8 @@ mod tests {
     fn parse_times() {
         for file in ["lei-data.xml", "rr-updates-data2.xml"] {
             let b = bytes(file);
-            let mut best = std::time::Duration::MAX;
-            for _ in 0..20 {
-                let start = std::time::Instant::now();
-                let r = parse_gleif(file, &b).unwrap();
-                best = best.min(start.elapsed());
-                assert!(!r.parties.is_empty());
-            }
+            let (best, r) = crate::formats::testing::best_of(20, || parse_gleif(file, &b).unwrap());
+            assert!(!r.parties.is_empty());
             println!("{file} ({} bytes): {best:?} (best of 20)", b.len());
         }
         // A large LEI file: the sample's records repeated with fresh valid LEIs.

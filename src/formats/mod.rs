@@ -393,13 +393,7 @@ mod tests {
             crate::testdata::read_shared("sanctions/un/un_consolidated_2026-02-27.xml"),
         );
         for (format, files) in [(Format::OfacCsv, ofac), (Format::UnXml, un)] {
-            let mut best = std::time::Duration::MAX;
-            let mut parsed = Parsed::default();
-            for _ in 0..5 {
-                let start = std::time::Instant::now();
-                parsed = parse(format, &files).unwrap();
-                best = best.min(start.elapsed());
-            }
+            let (best, parsed) = super::testing::best_of(5, || parse(format, &files).unwrap());
             println!(
                 "{format}: {} records in {best:?} (best of 5)",
                 parsed.records.len()
@@ -414,7 +408,6 @@ mod tests {
     /// refused, never a panic.
     #[test]
     fn mangled_files_never_panic() {
-        use rand::{Rng, SeedableRng};
         let samples = [
             (
                 Format::OfacXml,
@@ -433,15 +426,9 @@ mod tests {
             (Format::OfacCsv, "sanctions/ofac/tiny/sdn.csv"),
         ];
         let noise = b"<>/\"',;\n\r&{}[]:-0\x1a\xff\xc3 ";
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         for (format, path) in samples {
             let original = crate::testdata::read_shared(path);
-            for _ in 0..300 {
-                let mut bytes = original.clone();
-                for _ in 0..rng.gen_range(1..8) {
-                    let at = rng.gen_range(0..bytes.len());
-                    bytes[at] = noise[rng.gen_range(0..noise.len())];
-                }
+            super::testing::mangle(&original, noise, 7, 300, |bytes| {
                 let files = if format == Format::OfacCsv {
                     let mut f = Files::single("sdn.csv", bytes);
                     f.add("alt.csv", Vec::new()).unwrap();
@@ -451,7 +438,7 @@ mod tests {
                     Files::single("f", bytes)
                 };
                 let _ = parse(format, &files);
-            }
+            });
         }
     }
 }

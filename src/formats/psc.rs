@@ -1026,23 +1026,15 @@ mod tests {
     /// Mangled samples are accepted or refused, never a panic.
     #[test]
     fn mangled_samples_never_panic() {
-        use rand::{Rng, SeedableRng};
         let noise = b"[]{}\",:0-\n\r \xff\xc3";
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
         for file in [
             "companies-house-snapshot-lines/psc-data-8.json",
             "companies-house-snapshot-lines/psc-data-1.json",
             "synthetic-kinds/psc_exemptions.json",
         ] {
-            let original = bytes(file);
-            for _ in 0..300 {
-                let mut b = original.clone();
-                for _ in 0..rng.gen_range(1..6) {
-                    let at = rng.gen_range(0..b.len());
-                    b[at] = noise[rng.gen_range(0..noise.len())];
-                }
+            crate::formats::testing::mangle(&bytes(file), noise, 11, 300, |b| {
                 let _ = parse_psc("m", &b);
-            }
+            });
         }
     }
 
@@ -1053,12 +1045,7 @@ mod tests {
     fn parse_times() {
         let file = "companies-house-snapshot-lines/psc-data-8.json";
         let b = bytes(file);
-        let mut best = std::time::Duration::MAX;
-        for _ in 0..20 {
-            let start = std::time::Instant::now();
-            parse_psc(file, &b).unwrap();
-            best = best.min(start.elapsed());
-        }
+        let (best, _) = crate::formats::testing::best_of(20, || parse_psc(file, &b).unwrap());
         println!("{file} ({} bytes): {best:?} (best of 20)", b.len());
         // 200,000 JSON lines made from the psc-data-1 person, one company each.
         let line = String::from_utf8(bytes("companies-house-snapshot-lines/psc-data-1.json"))

@@ -56,3 +56,34 @@ pub fn assert_cuts(
         }
     }
 }
+
+/// Feeds `rounds` corrupted copies of `original` to `parse`: each has one to seven bytes
+/// replaced by characters from `noise` (markup and separators of the format). The readers
+/// must accept or refuse each, never panic.
+pub fn mangle(original: &[u8], noise: &[u8], seed: u64, rounds: usize, parse: impl Fn(Vec<u8>)) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    for _ in 0..rounds {
+        let mut bytes = original.to_vec();
+        for _ in 0..rng.gen_range(1..8) {
+            let at = rng.gen_range(0..bytes.len());
+            bytes[at] = noise[rng.gen_range(0..noise.len())];
+        }
+        parse(bytes);
+    }
+}
+
+/// The best time of `runs` runs of `f`, and its last result.
+pub fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (std::time::Duration, T) {
+    let mut best = std::time::Duration::MAX;
+    let mut last = None;
+    for _ in 0..runs.max(1) {
+        let start = std::time::Instant::now();
+        last = Some(f());
+        best = best.min(start.elapsed());
+    }
+    (
+        best,
+        last.unwrap_or_else(|| unreachable!("runs is at least 1")),
+    )
+}
