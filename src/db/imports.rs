@@ -419,14 +419,15 @@ impl Run {
     ) -> Result<(), DbError> {
         let stored: Vec<StoredEntry> = sqlx::query_as(
             "SELECT e.pk, e.id, e.name, e.aliases, e.kind, e.programs, e.countries, e.identifiers,
-                    e.entity_pk, n.id AS entity, e.listed_on, e.delisted_on
+                    e.entity_pk, n.id AS entity, e.listed_on, e.delisted_on,
+                    e.deleted_at IS NOT NULL AS deleted
              FROM list_entries e LEFT JOIN entities n ON n.pk = e.entity_pk
-             WHERE e.list_pk = $1 AND e.deleted_at IS NULL FOR UPDATE OF e",
+             WHERE e.list_pk = $1 FOR UPDATE OF e",
         )
         .bind(list.pk)
         .fetch_all(&mut **tx)
         .await?;
-        let first_import = stored.is_empty();
+        let first_import = stored.iter().all(|s| s.deleted);
         let mut stored: HashMap<String, StoredEntry> =
             stored.into_iter().map(|s| (s.id.clone(), s)).collect();
         let resolved = resolve(tx, wanted).await?;
@@ -476,7 +477,7 @@ impl Run {
         }
         // What is left was not in the file.
         for s in stored.into_values() {
-            if s.delisted_on.is_some_and(|d| d <= today) {
+            if s.deleted || s.delisted_on.is_some_and(|d| d <= today) {
                 continue;
             }
             self.summary.delisted += 1;
@@ -562,14 +563,17 @@ impl Run {
             inserts.push(None, id, new, designates, listed_on, None);
             return;
         };
-        let delisted = s.delisted_on.is_some_and(|d| d <= today);
+        // A deleted entry (by hand, or listed and delisted on one day) that the source states
+        // again comes back, under its id, like a delisted one.
+        let delisted = s.deleted || s.delisted_on.is_some_and(|d| d <= today);
         let listed_on = if delisted {
             new.listed_on.or(Some(today))
         } else {
             new.listed_on.or(s.listed_on)
         };
         let delisted_on = if delisted { None } else { new.delisted_on };
-        let same = s.same_content(new, designates.as_ref().map(|d| d.0))
+        let same = !s.deleted
+            && s.same_content(new, designates.as_ref().map(|d| d.0))
             && s.listed_on == listed_on
             && s.delisted_on == delisted_on;
         if same {
@@ -583,7 +587,7 @@ impl Run {
             self.summary.changed += 1;
             self.log.changed.push(id.clone());
         }
-        if let Some(old) = &s.entity {
+        if let Some(old) = s.entity.as_ref().filter(|_| !s.deleted) {
             self.touched.insert(old.clone());
             self.changes.push(GraphChange::RemoveListing {
                 entity: old.as_str().into(),
@@ -659,6 +663,7 @@ struct StoredEntry {
     entity: Option<String>,
     listed_on: Option<NaiveDate>,
     delisted_on: Option<NaiveDate>,
+    deleted: bool,
 }
 
 impl StoredEntry {
@@ -874,7 +879,7 @@ impl Rows {
                  programs = ARRAY(SELECT jsonb_array_elements_text(t.programs)),
                  countries = ARRAY(SELECT jsonb_array_elements_text(t.countries)),
                  identifiers = t.identifiers, entity_pk = t.entity_pk, listed_on = t.listed_on,
-                 delisted_on = t.delisted_on, updated_at = now()
+                 delisted_on = t.delisted_on, updated_at = now(), deleted_at = NULL
              FROM unnest($1::int8[], $2::text[], $3::jsonb[], $4::text[], $5::jsonb[], $6::jsonb[],
                          $7::jsonb[], $8::int8[], $9::date[], $10::date[])
                  AS t(pk, name, aliases, kind, programs, countries, identifiers, entity_pk,

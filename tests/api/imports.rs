@@ -207,6 +207,14 @@ async fn a_reimport_counts_what_appeared_changed_and_disappeared() {
     let (_, back) = import_parts(&app, "sdn", &ofac_subset(40, |_| {})).await;
     assert_eq!(count(&back, "relisted"), 1, "{back}");
     assert_eq!(count(&back, "delisted"), 1, "the added one leaves: {back}");
+    // Listed and delisted on one day, it left no trace; stated again, it comes back.
+    let (s, again) = import_parts(&app, "sdn", &ofac_subset(40, edited)).await;
+    assert_eq!(s, StatusCode::OK, "{again}");
+    assert_eq!(count(&again, "relisted"), 1, "{again}");
+    assert_eq!(count(&again, "delisted"), 1, "{again}");
+    let (s, e) = app.get("/v1/lists/sdn/entries/999999").await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    assert_eq!(e["delisted_on"], Value::Null);
 }
 
 #[tokio::test]
