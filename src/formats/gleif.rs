@@ -223,6 +223,7 @@ fn lei_party(
         headquarters,
         identifiers,
         source: SOURCE.to_owned(),
+        placeholder: false,
     })
 }
 
@@ -243,6 +244,7 @@ fn referenced(b: &mut Builder, lei: &str, notes: &mut Notes) -> Result<(), Strin
         headquarters: None,
         identifiers,
         source: SOURCE.to_owned(),
+        placeholder: true,
     });
     Ok(())
 }
@@ -379,6 +381,8 @@ fn exception(r: &Record, b: &mut Builder, notes: &mut Notes) -> Result<(), Forma
     for reason in reasons {
         b.add_unknown(
             DeclaredUnknown {
+                interest: None,
+                share: ShareBounds::UNKNOWN,
                 id: format!("{subject}/{category}/{reason}"),
                 subject: subject.clone(),
                 reason: reason.to_owned(),

@@ -49,7 +49,9 @@ mod xml;
 
 pub use gleif::parse_gleif;
 pub use psc::parse_psc;
-pub use registry::{DeclaredUnknown, Registry, RegistryLink, RegistryParty, ShareBounds};
+pub use registry::{
+    Collector, DeclaredUnknown, Registry, RegistryLink, RegistryParty, RegistrySink, ShareBounds,
+};
 
 use std::fmt;
 use std::path::Path;

@@ -439,6 +439,7 @@ impl Reader<'_> {
                 headquarters: None,
                 identifiers,
                 source: SOURCE.to_owned(),
+                placeholder: true,
             });
         }
         Ok(id)
@@ -526,6 +527,7 @@ impl Reader<'_> {
             headquarters: place(d.country_of_residence.as_deref(), &mut self.notes, true),
             identifiers: Vec::new(),
             source: SOURCE.to_owned(),
+            placeholder: false,
         };
         self.merge(party);
         Ok(id.to_owned())
@@ -578,38 +580,19 @@ impl Reader<'_> {
             headquarters: place(office, &mut self.notes, true),
             identifiers,
             source: SOURCE.to_owned(),
+            placeholder: false,
         };
         self.merge(party);
         Ok(id)
     }
 
-    /// Adds `party`, or completes the party with its id: a company known only by its number
-    /// takes the name; another name becomes an alias; missing places and identifiers are
-    /// filled in.
+    /// Adds `party`, or folds it into the party with its id ([`RegistryParty::merge`]).
     fn merge(&mut self, party: RegistryParty) {
         let Err(i) = self.b.add_party(party.clone()) else {
             return;
         };
-        let Some(known) = self.b.party_mut(i) else {
-            return;
-        };
-        let placeholder = known.id.strip_prefix("GB/") == Some(known.name.as_str());
-        if placeholder {
-            known.name = party.name;
-        } else if known.name != party.name && !known.aliases.contains(&party.name) {
-            known.aliases.push(party.name);
-        }
-        for alias in party.aliases {
-            if alias != known.name && !known.aliases.contains(&alias) {
-                known.aliases.push(alias);
-            }
-        }
-        known.jurisdiction = known.jurisdiction.or(party.jurisdiction);
-        known.headquarters = known.headquarters.or(party.headquarters);
-        for pair in party.identifiers {
-            if !known.identifiers.contains(&pair) {
-                known.identifiers.push(pair);
-            }
+        if let Some(known) = self.b.party_mut(i) {
+            known.merge(party);
         }
     }
 
@@ -627,6 +610,8 @@ impl Reader<'_> {
         let at = self.at(line);
         self.b.add_unknown(
             DeclaredUnknown {
+                interest: None,
+                share: ShareBounds::UNKNOWN,
                 id,
                 subject,
                 reason,
@@ -656,6 +641,8 @@ impl Reader<'_> {
                 let from = item.and_then(|i| i.exempt_from.as_deref());
                 let to = item.and_then(|i| i.exempt_to.as_deref());
                 let unknown = DeclaredUnknown {
+                    interest: None,
+                    share: ShareBounds::UNKNOWN,
                     id: format!("{link}#{reason}#{}", n + 1),
                     subject: subject.clone(),
                     reason: reason.clone(),

@@ -6,9 +6,18 @@
 //! ids. Resolving parties across files and sources, and computing indirect holdings, is the
 //! importer's job; nothing here merges or derives.
 //!
-//! Every party id a link or declared-unknown names is the id of a party of the same
-//! [`Registry`] (readers add a minimal party for an end the file mentions only by id, and say
-//! so in their docs).
+//! Readers stream: they send what they read, record by record, to a [`RegistrySink`], so a
+//! file of millions of records never has to be held whole. [`Registry`] is the sink that
+//! collects everything (for tests and small files); the importer's sink writes batches to the
+//! store.
+//!
+//! What every reader guarantees its sink:
+//! - a party is sent before any link or declared-unknown that names it; a party the file
+//!   mentions only by id is sent as a [`RegistryParty::placeholder`];
+//! - the same party id may be sent more than once (a placeholder first, or two records naming
+//!   one company): the sink folds them with [`RegistryParty::merge`];
+//! - link ids and declared-unknown ids are the source's and should be unique within a file;
+//!   the sink checks.
 
 use std::collections::HashMap;
 
@@ -54,6 +63,47 @@ pub struct RegistryParty {
     pub identifiers: Vec<(String, String)>,
     /// The source: `gleif`, `uk-psc`, `bods`.
     pub source: String,
+    /// The file names this party only by id (a GLEIF relationship naming an LEI, a PSC line's
+    /// company number): `name` is the id, and nothing here may overwrite what a full record
+    /// says.
+    pub placeholder: bool,
+}
+
+impl RegistryParty {
+    /// Folds another statement about the same party into this one: a placeholder never
+    /// overwrites anything; a full record replaces a placeholder; of two full records the
+    /// first keeps its name and places, the second's name and aliases become aliases, and
+    /// missing places and identifiers are filled in.
+    pub fn merge(&mut self, other: RegistryParty) {
+        if other.placeholder {
+            return;
+        }
+        if self.placeholder {
+            *self = other;
+            return;
+        }
+        let RegistryParty {
+            name,
+            aliases,
+            jurisdiction,
+            headquarters,
+            identifiers,
+            ..
+        } = other;
+        for alias in std::iter::once(name).chain(aliases) {
+            if alias != self.name && !self.aliases.contains(&alias) {
+                self.aliases.push(alias);
+            }
+        }
+        self.aliases.truncate(super::MAX_ALIASES);
+        self.jurisdiction = self.jurisdiction.take().or(jurisdiction);
+        self.headquarters = self.headquarters.take().or(headquarters);
+        for pair in identifiers {
+            if !self.identifiers.contains(&pair) {
+                self.identifiers.push(pair);
+            }
+        }
+    }
 }
 
 /// An ownership or control link: `owner` holds `interest` in `owned`.
@@ -126,6 +176,11 @@ pub struct DeclaredUnknown {
     pub id: String,
     /// The party id whose owners are unknown.
     pub subject: String,
+    /// What the unknown owner holds, when the source says (a BODS relationship with an
+    /// unspecified interested party, an anonymous person's 75% stake); `None` and
+    /// [`ShareBounds::UNKNOWN`] when it only declares the owners unknown.
+    pub interest: Option<Interest>,
+    pub share: ShareBounds,
     /// The source's code: GLEIF `NATURAL_PERSONS`, `NO_KNOWN_PERSON`, `NON_PUBLIC`,
     /// `NON_CONSOLIDATING`, ...; PSC statement codes such as
     /// `no-individual-or-entity-with-signficant-control` (sic),
@@ -137,6 +192,53 @@ pub struct DeclaredUnknown {
     pub valid_from: Option<NaiveDate>,
     /// Exclusive.
     pub valid_to: Option<NaiveDate>,
+}
+
+/// Where a reader sends what it reads. An error from the sink stops the reader, which returns
+/// it.
+pub trait RegistrySink {
+    fn party(&mut self, party: RegistryParty) -> Result<(), FormatError>;
+    /// `at` names the record for an error message (`file line 12`).
+    fn link(&mut self, link: RegistryLink, at: &str) -> Result<(), FormatError>;
+    fn unknown(&mut self, unknown: DeclaredUnknown, at: &str) -> Result<(), FormatError>;
+    /// What was skipped without failing the file, one human-readable line; sent at the end.
+    fn note(&mut self, note: String);
+}
+
+/// Collects a whole file: parties folded by id (first appearance keeps its place), link and
+/// declared-unknown ids checked for duplicates.
+#[derive(Default)]
+pub struct Collector {
+    builder: Builder,
+}
+
+impl Collector {
+    pub fn finish(self) -> Registry {
+        self.builder.registry
+    }
+}
+
+impl RegistrySink for Collector {
+    fn party(&mut self, party: RegistryParty) -> Result<(), FormatError> {
+        if let Err(i) = self.builder.add_party(party.clone())
+            && let Some(known) = self.builder.party_mut(i)
+        {
+            known.merge(party);
+        }
+        Ok(())
+    }
+
+    fn link(&mut self, link: RegistryLink, at: &str) -> Result<(), FormatError> {
+        self.builder.add_link(link, at)
+    }
+
+    fn unknown(&mut self, unknown: DeclaredUnknown, at: &str) -> Result<(), FormatError> {
+        self.builder.add_unknown(unknown, at)
+    }
+
+    fn note(&mut self, note: String) {
+        self.builder.registry.notes.push(note);
+    }
 }
 
 /// Builds a [`Registry`] while reading: parties by id (first appearance keeps its place),
