@@ -201,10 +201,9 @@ impl AppState {
             let mut p = self.applier.pending.lock().await;
             if target > self.graph.load().version() {
                 p.waiting.insert(target, c);
-                if let Err(e) = self.drain(&mut p) {
-                    drop(p);
-                    self.reload(e).await?;
-                }
+                let drained = self.drain(&mut p);
+                drop(p);
+                self.after_drain(drained).await?;
             }
         }
         let mut rx = self.applier.applied.subscribe();
@@ -223,13 +222,35 @@ impl AppState {
         }
     }
 
-    /// Applies every waiting change whose predecessors are all applied.
-    fn drain(&self, p: &mut Pending) -> Result<(), ApiError> {
+    /// Rebuilds the graph when draining stopped at a change that asks for it or that did not
+    /// apply.
+    async fn after_drain(&self, drained: Result<Drained, ApiError>) -> Result<(), ApiError> {
+        match drained {
+            Ok(Drained::Done) => Ok(()),
+            Ok(Drained::Reload(version)) => {
+                tracing::info!(version, "change {version} asks for a rebuild of the graph");
+                self.reload().await
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "rebuilding the graph from the store");
+                self.reload().await
+            }
+        }
+    }
+
+    /// Applies every waiting change whose predecessors are all applied, up to one that asks
+    /// for a rebuild.
+    fn drain(&self, p: &mut Pending) -> Result<Drained, ApiError> {
         let mut snap = self.graph.load_full();
         let start = snap.version();
         let mut names = Vec::new();
+        let mut outcome = Drained::Done;
         while let Some(c) = p.waiting.remove(&(snap.version() + 1)) {
             let v = snap.version() + 1;
+            if c.reload {
+                outcome = Drained::Reload(v);
+                break;
+            }
             let next = snap.apply(&c.changes, v).map_err(|e| {
                 ApiError::internal(format!("change {v} does not apply to the graph: {e}"))
             })?;
@@ -261,7 +282,7 @@ impl AppState {
                 tokio::spawn(self.clone().compact());
             }
         }
-        Ok(())
+        Ok(outcome)
     }
 
     /// Reads and applies whatever the change log holds past the published version.
@@ -276,17 +297,16 @@ impl AppState {
             for c in batch {
                 p.waiting.entry(c.version).or_insert(c);
             }
-            if let Err(e) = self.drain(&mut p) {
-                drop(p);
-                return self.reload(e).await;
-            }
+            let drained = self.drain(&mut p);
+            drop(p);
+            self.after_drain(drained).await?;
         }
     }
 
-    /// The graph and the store disagree (a change did not apply): rebuild the graph from the
-    /// store in one consistent read rather than serve a graph that may be wrong.
-    async fn reload(&self, cause: ApiError) -> Result<(), ApiError> {
-        tracing::error!(error = %cause, "rebuilding the graph from the store");
+    /// Rebuilds the graph from the store in one consistent read: a change asked for it, or
+    /// the graph and the store disagree (a change did not apply), and a graph that may be
+    /// wrong is never served.
+    async fn reload(&self) -> Result<(), ApiError> {
         let (fresh, names) = load(&self.db).await?;
         let mut p = self.applier.pending.lock().await;
         if fresh.version() >= self.graph.load().version() {
@@ -599,6 +619,14 @@ impl AppState {
         let registration = c.identifiers.registration_number().zip(c.jurisdiction);
         Ok(db::entities::resolve(&self.db, c.identifiers.lei(), registration).await?)
     }
+}
+
+/// How far [`AppState::drain`] got.
+enum Drained {
+    /// Every change that could be applied was.
+    Done,
+    /// Stopped at this version, which asks for a rebuild.
+    Reload(i64),
 }
 
 /// Reads the graph and the list-entry names at one version. The entry name index is built on

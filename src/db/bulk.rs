@@ -4,8 +4,8 @@
 //! them in text format in one statement per table. The load is one graph change like any
 //! other write: it takes the next change-log version first and appends one `bulk.load` row.
 //! That row carries no graph changes (a million of them would be a log no instance could
-//! replay), so a running instance sees the version pass but the data only when it next
-//! starts and loads the graph from the tables.
+//! replay) but is marked `reload`, so a running instance rebuilds its graph from the tables
+//! when it reaches it.
 //!
 //! Must not break: ownership and list-entry rows name entities by primary key, computed from
 //! the entity's position in the `COPY`. That holds because the tables are locked and the
@@ -15,7 +15,7 @@ use std::fmt::Write;
 
 use sqlx::{PgConnection, PgPool};
 
-use super::{ChangeRecord, DbError, begin_change, commit_change};
+use super::{ChangeRecord, DbError, begin_change, commit_reload};
 use crate::r#gen::{LISTS, Registry, entity_id};
 
 /// Bytes of `COPY` data sent per message.
@@ -96,7 +96,7 @@ pub async fn load(
         // Instances load the name indexes from the tables once restarted.
         names: Vec::new(),
     };
-    commit_change(tx, version, rec).await?;
+    commit_reload(tx, version, rec).await?;
     // Fresh statistics, so the planner knows the tables are no longer empty.
     sqlx::query("ANALYZE entities, ownerships, lists, list_entries")
         .execute(pool)

@@ -15,6 +15,7 @@ pub mod lists;
 pub mod load;
 pub mod ownerships;
 pub mod policy;
+pub mod registry;
 pub mod screenings;
 
 use base64::Engine as _;
@@ -118,6 +119,8 @@ pub struct Committed {
     pub version: i64,
     pub changes: Vec<GraphChange>,
     pub names: Vec<NameChange>,
+    /// The change was too large to carry: an instance rebuilds its graph from the tables.
+    pub reload: bool,
 }
 
 /// Who made a change and what it was, for the change log.
@@ -144,15 +147,36 @@ pub async fn begin_change(pool: &PgPool) -> Result<(Tx, i64), DbError> {
 
 /// Appends the change-log row and commits.
 pub async fn commit_change(
+    tx: Tx,
+    version: i64,
+    rec: ChangeRecord<'_>,
+) -> Result<Committed, DbError> {
+    commit(tx, version, rec, false).await
+}
+
+/// Appends a change-log row that carries no graph changes but tells every instance to rebuild
+/// its graph from the tables (a bulk load, a large import), and commits.
+pub async fn commit_reload(
+    tx: Tx,
+    version: i64,
+    mut rec: ChangeRecord<'_>,
+) -> Result<Committed, DbError> {
+    rec.changes.clear();
+    rec.names.clear();
+    commit(tx, version, rec, true).await
+}
+
+async fn commit(
     mut tx: Tx,
     version: i64,
     rec: ChangeRecord<'_>,
+    reload: bool,
 ) -> Result<Committed, DbError> {
     let graph = serde_json::to_value(&rec.changes).map_err(|e| DbError::Corrupt(e.to_string()))?;
     let names = serde_json::to_value(&rec.names).map_err(|e| DbError::Corrupt(e.to_string()))?;
     sqlx::query(
-        "INSERT INTO change_log (version, actor, action, entities, before, after, graph, names)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO change_log (version, actor, action, entities, before, after, graph, names, reload)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(version)
     .bind(rec.actor)
@@ -162,6 +186,7 @@ pub async fn commit_change(
     .bind(&rec.after)
     .bind(&graph)
     .bind(&names)
+    .bind(reload)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -169,6 +194,7 @@ pub async fn commit_change(
         version,
         changes: rec.changes,
         names: rec.names,
+        reload,
     })
 }
 
@@ -178,20 +204,22 @@ pub async fn changes_since(
     version: i64,
     limit: i64,
 ) -> Result<Vec<Committed>, DbError> {
-    let rows: Vec<(i64, serde_json::Value, serde_json::Value)> = sqlx::query_as(
-        "SELECT version, graph, names FROM change_log WHERE version > $1 ORDER BY version LIMIT $2",
+    let rows: Vec<(i64, serde_json::Value, serde_json::Value, bool)> = sqlx::query_as(
+        "SELECT version, graph, names, reload FROM change_log WHERE version > $1
+         ORDER BY version LIMIT $2",
     )
     .bind(version)
     .bind(limit)
     .fetch_all(pool)
     .await?;
     rows.into_iter()
-        .map(|(version, graph, names)| {
+        .map(|(version, graph, names, reload)| {
             let corrupt = |e: serde_json::Error| DbError::Corrupt(format!("change {version}: {e}"));
             Ok(Committed {
                 version,
                 changes: serde_json::from_value(graph).map_err(corrupt)?,
                 names: serde_json::from_value(names).map_err(corrupt)?,
+                reload,
             })
         })
         .collect()

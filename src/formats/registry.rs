@@ -130,12 +130,18 @@ pub struct RegistryLink {
 
 /// A share in percent as sources state it: exact, or bounds that may be exclusive (PSC bands,
 /// BODS `exclusiveMinimum`/`exclusiveMaximum`). All `None` when the source gives no size.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+/// Stored as stated (JSON, absent parts left out).
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ShareBounds {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exact: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min: Option<f64>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub min_exclusive: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<f64>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub max_exclusive: bool,
 }
 
@@ -148,6 +154,11 @@ impl ShareBounds {
         max: None,
         max_exclusive: false,
     };
+
+    /// No size stated at all.
+    pub fn is_unknown(&self) -> bool {
+        *self == Self::UNKNOWN
+    }
 
     /// Whether a share of `percent` fits these bounds (an exact share must equal it).
     pub fn contains(&self, percent: f64) -> bool {
