@@ -27,6 +27,8 @@ use crate::domain::{
 };
 use crate::engine::{self, Declared, GraphChange, Local, NodeData, Party, Snapshot};
 use crate::http::error::ApiError;
+use crate::db::registry::RegistryImportSummary;
+use crate::import::registry::{Input, RegistryFormat};
 use crate::import::{self, ListImport};
 use crate::matching::Record;
 use crate::names::{self, EntityNames, NameChange, Names, Subject};
@@ -609,6 +611,21 @@ impl AppState {
         req: ListImport,
     ) -> Result<ImportSummary, ApiError> {
         let (summary, committed) = import::import_list(&self.db, actor, req).await?;
+        if let Some(c) = committed {
+            self.publish(c).await?;
+        }
+        Ok(summary)
+    }
+
+    /// Imports registry files and publishes what they changed.
+    pub async fn import_registry(
+        &self,
+        actor: &str,
+        format: RegistryFormat,
+        inputs: Vec<Input>,
+    ) -> Result<RegistryImportSummary, ApiError> {
+        let (summary, committed) =
+            import::registry::import_registry(&self.db, actor, format, inputs, |_| ()).await?;
         if let Some(c) = committed {
             self.publish(c).await?;
         }

@@ -1,4 +1,4 @@
-//! The `ownergraph` command line: `serve`, `migrate`, `seed`, `lists import`, `gen`.
+//! The `ownergraph` command line: `serve`, `migrate`, `seed`, `lists import`, `import`, `gen`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::domain::{ListId, ListKind, Name};
 use crate::formats::{self, Files, Format};
 use crate::r#gen::{Config, Registry};
+use crate::import::registry::{Input, RegistryFormat};
 use crate::import::{self, ListImport};
 use crate::{app, db, http, matching, seed};
 
@@ -49,6 +50,23 @@ enum Command {
     Lists {
         #[command(subcommand)]
         command: ListsCommand,
+    },
+    /// Import a company-registry file (or every file of a folder, in name order) in one
+    /// transaction: parties are resolved to entities by record, LEI, registration number and
+    /// other identifiers; ownerships, declared indirect interests and owners declared unknown
+    /// are added or updated; every fact keeps its source. Importing the same file again
+    /// changes nothing. A bad record rejects the whole import, naming it.
+    Import {
+        /// bods (BODS 0.4 JSON or JSON Lines), gleif (LEI-CDF, RR-CDF and reporting-exception
+        /// XML) or psc (UK PSC snapshot JSON Lines).
+        #[arg(long)]
+        format: RegistryFormat,
+        /// A file, or a folder of files (`.xml` for gleif; `.json`, `.jsonl`, `.ndjson` for
+        /// the others).
+        path: PathBuf,
+        /// No progress bar (it is also off when stderr is not a terminal).
+        #[arg(long)]
+        quiet: bool,
     },
     /// Measure quality against public labelled data.
     Eval {
@@ -114,6 +132,22 @@ enum EvalCommand {
         #[arg(long)]
         data: Option<PathBuf>,
     },
+}
+
+/// A progress bar on stderr over the bytes read, hidden when `quiet` or not on a terminal.
+fn progress_bar(quiet: bool) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if quiet || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {bytes}/{total_bytes} {elapsed} (eta {eta}) {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
 }
 
 fn parse_name(s: &str) -> Result<Name, String> {
@@ -205,6 +239,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!(
                 "imported in {:.2} s; running instances pick the change up from the change log",
                 started.elapsed().as_secs_f64()
+            );
+        }
+        Command::Import {
+            format,
+            path,
+            quiet,
+        } => {
+            let pool = open(&cli.database_url).await?;
+            let inputs = Input::from_path(&path, format)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let bar = progress_bar(quiet);
+            let (summary, _) =
+                import::registry::import_registry(&pool, "cli", format, inputs, |p| {
+                    bar.set_length(p.total_bytes);
+                    bar.set_position(p.bytes);
+                    let rate = p.records as f64 / p.elapsed.as_secs_f64().max(1e-3);
+                    bar.set_message(format!("{} records, {rate:.0}/s", p.records));
+                })
+                .await?;
+            bar.finish_and_clear();
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+            let secs = summary.elapsed_ms as f64 / 1000.0;
+            eprintln!(
+                "imported {} records in {secs:.2} s ({:.0} records/s); running instances pick \
+                 the change up from the change log",
+                summary.records,
+                summary.records as f64 / secs.max(1e-3)
             );
         }
         Command::Eval {

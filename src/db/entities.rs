@@ -80,7 +80,7 @@ pub fn node(key: i64, e: &Entity) -> NodeData {
     }
 }
 
-fn search_text(name: &Name, aliases: &Aliases) -> String {
+pub(crate) fn search_text(name: &Name, aliases: &Aliases) -> String {
     let mut s = name.as_str().to_lowercase();
     for a in &aliases.0 {
         s.push('\n');

@@ -23,6 +23,8 @@ pub(crate) struct OwnershipRow {
     pub share: Option<f64>,
     pub share_min: Option<f64>,
     pub share_max: Option<f64>,
+    pub share_min_exclusive: bool,
+    pub share_max_exclusive: bool,
     pub valid_from: Option<NaiveDate>,
     pub valid_to: Option<NaiveDate>,
     pub source: Option<String>,
@@ -32,7 +34,8 @@ pub(crate) struct OwnershipRow {
 
 pub(crate) const SELECT: &str =
     "SELECT o.pk, o.id, a.id AS owner, b.id AS owned, o.interest, o.share, o.share_min,
-        o.share_max, o.valid_from, o.valid_to, o.source, o.created_at, o.deleted_at
+        o.share_max, o.share_min_exclusive, o.share_max_exclusive, o.valid_from, o.valid_to,
+        o.source, o.created_at, o.deleted_at
     FROM ownerships o JOIN entities a ON a.pk = o.owner_pk JOIN entities b ON b.pk = o.owned_pk";
 
 impl OwnershipRow {
@@ -47,14 +50,14 @@ impl OwnershipRow {
             (None, Some(a), Some(b)) => (a, b),
             _ => (0.0, 0.0),
         };
-        Ok(EdgeData {
-            key: self.pk,
-            interest: self.interest()?,
-            min,
-            max,
-            valid_from: self.valid_from,
-            valid_to: self.valid_to,
-        })
+        Ok(EdgeData::stated(
+            self.pk,
+            self.interest()?,
+            (min, self.share_min_exclusive),
+            (max, self.share_max_exclusive),
+            self.valid_from,
+            self.valid_to,
+        ))
     }
 }
 
@@ -105,24 +108,8 @@ async fn check_total(
     owned_pk: i64,
     interest: Interest,
 ) -> Result<(), DbError> {
-    // The total is a step function of the date that only rises where a link starts, so its
-    // maximum is at one of the start dates (or before all of them).
-    let total: f64 = sqlx::query_scalar(
-        "WITH e AS (
-             SELECT coalesce(share, share_min) AS s, valid_from AS f, valid_to AS t FROM ownerships
-             WHERE owned_pk = $1 AND interest = $2 AND deleted_at IS NULL
-         ), starts AS (SELECT DISTINCT f AS d FROM e)
-         SELECT coalesce(max(total), 0)::float8 FROM (
-             SELECT sum(e.s) AS total FROM starts JOIN e
-                 ON (e.f IS NULL OR (starts.d IS NOT NULL AND e.f <= starts.d))
-                AND (e.t IS NULL OR starts.d IS NULL OR starts.d < e.t)
-             GROUP BY starts.d) totals",
-    )
-    .bind(owned_pk)
-    .bind(interest.as_str())
-    .fetch_one(&mut *conn)
-    .await?;
-    if total > 100.0 + 1e-9 {
+    let over = over_total(conn, &[owned_pk], &[interest.as_str()]).await?;
+    if let Some((_, total)) = over.into_iter().next() {
         return Err(Invalid::new(
             "share",
             TOTAL_EXCEEDED,
@@ -135,6 +122,44 @@ async fn check_total(
         .into());
     }
     Ok(())
+}
+
+/// Of the `(owned entity, interest)` pairs given, those whose known minimums add up past 100%
+/// at some date, with the highest total.
+pub(crate) async fn over_total(
+    conn: &mut PgConnection,
+    owned: &[i64],
+    interests: &[&str],
+) -> Result<Vec<((i64, String), f64)>, DbError> {
+    // The total is a step function of the date that only rises where a link starts, so its
+    // maximum is at one of the start dates (or before all of them).
+    let rows: Vec<(i64, String, f64)> = sqlx::query_as(
+        "WITH pairs AS (
+             SELECT DISTINCT owned_pk, interest FROM unnest($1::bigint[], $2::text[])
+                 AS q(owned_pk, interest)
+         ), e AS (
+             SELECT p.owned_pk, p.interest, coalesce(o.share, o.share_min) AS s,
+                    o.valid_from AS f, o.valid_to AS t
+             FROM pairs p JOIN ownerships o ON o.owned_pk = p.owned_pk
+                 AND o.interest = p.interest AND o.deleted_at IS NULL
+         ), starts AS (SELECT DISTINCT owned_pk, interest, f AS d FROM e)
+         SELECT owned_pk, interest, max(total)::float8 FROM (
+             SELECT starts.owned_pk, starts.interest, sum(e.s) AS total FROM starts JOIN e
+                 ON e.owned_pk = starts.owned_pk AND e.interest = starts.interest
+                AND (e.f IS NULL OR (starts.d IS NOT NULL AND e.f <= starts.d))
+                AND (e.t IS NULL OR starts.d IS NULL OR starts.d < e.t)
+             GROUP BY starts.owned_pk, starts.interest, starts.d) totals
+         GROUP BY owned_pk, interest
+         HAVING max(total) > 100.0 + 1e-9",
+    )
+    .bind(owned)
+    .bind(interests)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(pk, interest, total)| ((pk, interest), total))
+        .collect())
 }
 
 pub async fn create(

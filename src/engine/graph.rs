@@ -55,6 +55,28 @@ pub struct EdgeData {
 }
 
 impl EdgeData {
+    /// An edge from a share as stored. An exclusive bound ("more than 25%", "less than 75%")
+    /// counts as the nearest number inside it, so that "more than 50%" passes a "more than
+    /// 50%" test that 50 itself fails.
+    #[allow(clippy::too_many_arguments)]
+    pub fn stated(
+        key: i64,
+        interest: Interest,
+        (min, min_exclusive): (f64, bool),
+        (max, max_exclusive): (f64, bool),
+        valid_from: Option<NaiveDate>,
+        valid_to: Option<NaiveDate>,
+    ) -> Self {
+        Self {
+            key,
+            interest,
+            min: if min_exclusive { min.next_up() } else { min },
+            max: if max_exclusive { max.next_down() } else { max },
+            valid_from,
+            valid_to,
+        }
+    }
+
     /// `valid_from` is inclusive and `valid_to` exclusive.
     pub fn valid_at(&self, d: NaiveDate) -> bool {
         self.valid_from.is_none_or(|f| f <= d) && self.valid_to.is_none_or(|t| d < t)

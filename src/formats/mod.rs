@@ -51,6 +51,7 @@ pub use gleif::parse_gleif;
 pub use psc::parse_psc;
 pub use registry::{
     Collector, DeclaredUnknown, Registry, RegistryLink, RegistryParty, RegistrySink, ShareBounds,
+    UNSPECIFIED_REASONS, unspecified_reason,
 };
 
 use std::fmt;
@@ -225,6 +226,11 @@ impl Files {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, b)| b.as_slice())
+    }
+
+    /// The files, in the order added.
+    pub fn into_parts(self) -> Vec<(String, Vec<u8>)> {
+        self.parts
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -443,4 +449,55 @@ mod tests {
             });
         }
     }
+}
+
+// Interim adapters until the streaming registry readers land: read whole, then replay.
+fn replay(r: Registry, sink: &mut dyn RegistrySink) -> Result<(), FormatError> {
+    for p in r.parties {
+        sink.party(p)?;
+    }
+    for l in r.links {
+        let at = l.id.clone();
+        sink.link(l, &at)?;
+    }
+    for u in r.unknowns {
+        let at = u.id.clone();
+        sink.unknown(u, &at)?;
+    }
+    for n in r.notes {
+        sink.note(n);
+    }
+    Ok(())
+}
+
+fn whole(name: &str, mut input: impl std::io::BufRead) -> Result<Vec<u8>, FormatError> {
+    let mut b = Vec::new();
+    input
+        .read_to_end(&mut b)
+        .map_err(|e| FormatError::new(name, e.to_string()))?;
+    Ok(b)
+}
+
+pub fn read_gleif(
+    name: &str,
+    input: impl std::io::BufRead,
+    sink: &mut dyn RegistrySink,
+) -> Result<(), FormatError> {
+    replay(parse_gleif(name, &whole(name, input)?)?, sink)
+}
+
+pub fn read_psc(
+    name: &str,
+    input: impl std::io::BufRead,
+    sink: &mut dyn RegistrySink,
+) -> Result<(), FormatError> {
+    replay(parse_psc(name, &whole(name, input)?)?, sink)
+}
+
+pub fn read_bods(
+    name: &str,
+    _input: impl std::io::BufRead,
+    _sink: &mut dyn RegistrySink,
+) -> Result<(), FormatError> {
+    Err(FormatError::new(name, "BODS reader not built yet"))
 }

@@ -205,6 +205,65 @@ pub struct DeclaredUnknown {
     pub valid_to: Option<NaiveDate>,
 }
 
+/// The BODS `unspecifiedReason` codes, which every source's reasons for unknown owners map to
+/// ([`unspecified_reason`]).
+pub const UNSPECIFIED_REASONS: [&str; 7] = [
+    "noBeneficialOwners",
+    "subjectUnableToConfirmOrIdentifyBeneficialOwner",
+    "interestedPartyHasNotProvidedInformation",
+    "subjectExemptFromDisclosure",
+    "interestedPartyExemptFromDisclosure",
+    "unknown",
+    "informationUnknownToPublisher",
+];
+
+/// The BODS `unspecifiedReason` code nearest a source's reason for unknown owners: the one
+/// table for GLEIF reporting exceptions, UK PSC statements, super-secure PSCs and exemptions.
+/// A BODS code maps to itself; a code not known here to `unknown` (the source's own code is
+/// always kept beside it).
+pub fn unspecified_reason(source_reason: &str) -> &'static str {
+    if let Some(code) = UNSPECIFIED_REASONS.iter().find(|c| **c == source_reason) {
+        return code;
+    }
+    match source_reason {
+        // GLEIF: the parent is a natural person, or does not consolidate, which the LEI
+        // system does not record.
+        "NATURAL_PERSONS" | "NON_CONSOLIDATING" => "informationUnknownToPublisher",
+        "NO_KNOWN_PERSON" => "subjectUnableToConfirmOrIdentifyBeneficialOwner",
+        // GLEIF: the entity may not or will not disclose its parent.
+        "NON_PUBLIC" | "BINDING_LEGAL_COMMITMENTS" | "LEGAL_OBSTACLES"
+        | "DISCLOSURE_DETRIMENTAL" | "DETRIMENT_NOT_EXCLUDED" => "subjectExemptFromDisclosure",
+        "CONSENT_NOT_OBTAINED" => "interestedPartyHasNotProvidedInformation",
+        // UK PSC statements.
+        "no-individual-or-entity-with-signficant-control"
+        | "no-individual-or-entity-with-signficant-control-partnership" => "noBeneficialOwners",
+        "steps-to-find-psc-not-yet-completed"
+        | "steps-to-find-psc-not-yet-completed-partnership"
+        | "psc-exists-but-not-identified"
+        | "psc-exists-but-not-identified-partnership"
+        | "psc-details-not-confirmed"
+        | "psc-details-not-confirmed-partnership" => {
+            "subjectUnableToConfirmOrIdentifyBeneficialOwner"
+        }
+        "psc-contacted-but-no-response"
+        | "psc-contacted-but-no-response-partnership"
+        | "restrictions-notice-issued-to-psc"
+        | "psc-has-failed-to-confirm-changed-details"
+        | "psc-has-failed-to-confirm-changed-details-partnership" => {
+            "interestedPartyHasNotProvidedInformation"
+        }
+        "super-secure-person-with-significant-control" | "super-secure-beneficial-owner" => {
+            "interestedPartyExemptFromDisclosure"
+        }
+        r if r.starts_with("psc-exempt-as-")
+            || r == "disclosure-transparency-rules-chapter-five-applies" =>
+        {
+            "subjectExemptFromDisclosure"
+        }
+        _ => "unknown",
+    }
+}
+
 /// Where a reader sends what it reads. An error from the sink stops the reader, which returns
 /// it.
 pub trait RegistrySink {
@@ -304,6 +363,25 @@ impl Builder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_reason_maps_to_a_bods_code() {
+        for r in [
+            "NATURAL_PERSONS",
+            "NO_KNOWN_PERSON",
+            "NON_PUBLIC",
+            "NON_CONSOLIDATING",
+            "no-individual-or-entity-with-signficant-control",
+            "super-secure-person-with-significant-control",
+            "psc-exempt-as-shares-admitted-on-market",
+            "subjectExemptFromDisclosure",
+            "something new",
+        ] {
+            assert!(UNSPECIFIED_REASONS.contains(&unspecified_reason(r)), "{r}");
+        }
+        assert_eq!(unspecified_reason("NON_PUBLIC"), "subjectExemptFromDisclosure");
+        assert_eq!(unspecified_reason("something new"), "unknown");
+    }
 
     #[test]
     fn bounds_respect_exclusivity() {

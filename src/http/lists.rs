@@ -181,7 +181,7 @@ pub async fn import(
         .map(|n| Name::parse(&n))
         .transpose()
         .map_err(|_| ApiError::invalid("name", "invalid_name", "not a valid list name"))?;
-    let files = read_files(req, format).await?;
+    let files = read_files(req, format.as_str()).await?;
     let import = ListImport {
         list,
         name,
@@ -192,8 +192,9 @@ pub async fn import(
     Ok(axum::Json(s.import_list(&actor, import).await?))
 }
 
-/// The file(s) of an import: the raw body, or the parts of a multipart body by name.
-async fn read_files(req: Request, format: Format) -> Result<Files, ApiError> {
+/// The file(s) of an import: the raw body (named `name`), or the parts of a multipart body by
+/// name.
+pub(super) async fn read_files(req: Request, name: &str) -> Result<Files, ApiError> {
     let too_large = |status: StatusCode| status == StatusCode::PAYLOAD_TOO_LARGE;
     let multipart = req
         .headers()
@@ -211,7 +212,7 @@ async fn read_files(req: Request, format: Format) -> Result<Files, ApiError> {
                 }
             }
         })?;
-        return Ok(Files::single(format.as_str(), body.to_vec()));
+        return Ok(Files::single(name, body.to_vec()));
     }
     let malformed = |message: String| ApiError::Malformed {
         message,

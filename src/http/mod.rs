@@ -12,6 +12,7 @@ pub mod lists;
 pub mod matching;
 pub mod ownerships;
 pub mod policy;
+pub mod registry;
 pub mod screenings;
 
 use std::time::Duration;
@@ -34,7 +35,7 @@ use error::ApiError;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "ownergraph", description = "Ownership-graph screening: does this entity's ownership chain reach a sanctions-listed owner or a restricted jurisdiction, and why?"),
-    tags((name = "entities"), (name = "ownerships"), (name = "lists"), (name = "policy"), (name = "screenings"), (name = "operations"))
+    tags((name = "entities"), (name = "ownerships"), (name = "lists"), (name = "imports"), (name = "policy"), (name = "screenings"), (name = "operations"))
 )]
 struct ApiDoc;
 
@@ -50,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(entities::subsidiaries))
         .routes(routes!(entities::ubo))
         .routes(routes!(entities::history))
+        .routes(routes!(registry::sources))
         .routes(routes!(ownerships::create, ownerships::list))
         .routes(routes!(ownerships::get, ownerships::delete))
         .routes(routes!(lists::create, lists::list))
@@ -59,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(lists::import))
+                .routes(routes!(registry::import))
                 .layer(DefaultBodyLimit::max(lists::IMPORT_LIMIT)),
         )
         .routes(routes!(policy::get, policy::put))

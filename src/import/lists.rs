@@ -1,6 +1,5 @@
-//! Importing list files: read the format ([`crate::formats`]), map what it states onto domain
-//! values, and apply it to the store as a delta ([`crate::db::imports`]). The CLI and the
-//! HTTP route both come through here.
+//! Importing sanctions-list files: read the format ([`crate::formats`]), map what it states
+//! onto domain values, and apply it to the store as a delta ([`crate::db::imports`]).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -9,12 +8,13 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
 use crate::db::imports::{ImportSet, ImportSource};
-use crate::db::{self, Committed, DbError};
+use crate::db::{self, Committed};
 use crate::domain::{
     Aliases, EntityId, EntryIdentifier, IdScheme, Identifiers, ImportSummary, Interest, Invalid,
     ListId, ListKind, Name, NewEntity, NewEntry, NewList, NewOwnership, OwnershipId, Share,
     ShareRange, Text, UNSTATED_SHARE_MIN,
 };
+use super::ImportError;
 use crate::formats::{self, Files, Format, FormatError, Holding, ListRecord, Parsed, Stake};
 
 /// What to import, and into which list.
@@ -25,21 +25,6 @@ pub struct ListImport {
     pub kind: ListKind,
     pub format: Format,
     pub files: Files,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ImportError {
-    /// The file does not parse; nothing was changed.
-    #[error(transparent)]
-    Format(#[from] FormatError),
-    #[error(transparent)]
-    Db(#[from] DbError),
-}
-
-impl From<Invalid> for ImportError {
-    fn from(e: Invalid) -> Self {
-        Self::Db(DbError::Invalid(e))
-    }
 }
 
 /// Parses and applies one list import. Returns what it did and the committed change, if it
