@@ -20,6 +20,7 @@ use chrono::Utc;
 use sqlx::PgPool;
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 
+use crate::db::registry::RegistryImportSummary;
 use crate::db::{self, Committed, DbError};
 use crate::domain::{
     Candidate, EntityId, ImportSummary, Invalid, Jurisdiction, ListMatch, ListSelector,
@@ -27,7 +28,6 @@ use crate::domain::{
 };
 use crate::engine::{self, Declared, GraphChange, Local, NodeData, Party, Snapshot};
 use crate::http::error::ApiError;
-use crate::db::registry::RegistryImportSummary;
 use crate::import::registry::{Input, RegistryFormat};
 use crate::import::{self, ListImport};
 use crate::matching::Record;

@@ -17,6 +17,7 @@ pub mod ownerships;
 pub mod policy;
 pub mod registry;
 pub mod screenings;
+pub mod sources;
 
 use base64::Engine as _;
 use sqlx::migrate::MigrateDatabase;

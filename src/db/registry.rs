@@ -287,35 +287,38 @@ fn valid_identifiers(map: BTreeMap<String, String>) -> BTreeMap<String, String> 
         .collect()
 }
 
-/// The store id of a registry record: `{source}:{record}` when that is a valid id, else the
-/// record made valid (other characters as `-`, cut short) followed by a digest of it, so
-/// that two records never share an id.
+/// The store id of a registry record: `{source}:{record}`, with `/` written as `:` when the
+/// record has no `:` of its own (`uk-psc:GB:08209948`); otherwise, or when that is not a valid
+/// id, the record made valid (other characters as `-`, cut short) and a digest of it, so that
+/// two records never share an id.
 pub fn registry_id(source: &str, record: &str) -> String {
-    let id = format!("{source}:{record}");
     let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-');
-    if id.len() <= 128 && id.chars().all(valid) {
-        return id;
+    if !record.contains(':') {
+        let id = format!("{source}:{}", record.replace('/', ":"));
+        if id.len() <= 128 && id.chars().all(valid) {
+            return id;
+        }
     }
     use sha2::{Digest, Sha256};
     let digest: String = Sha256::digest(record.as_bytes())[..8]
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let cleaned: String = id
+    let cleaned: String = format!("{source}:{record}")
         .chars()
         .map(|c| if valid(c) { c } else { '-' })
         .take(100)
         .collect();
-    format!("{cleaned}~{digest}")
-        .replace('~', ".")
-        .trim_start_matches(['.', '-'])
-        .to_owned()
+    format!("{cleaned}.{digest}")
 }
 
 /// The numbers the rules compute with, from a share as stated: `(share, min, max)` with
 /// either an exact share or a range. An unstated minimum is [`UNSTATED_SHARE_MIN`], an
 /// unstated maximum 100.
-fn stake(b: &ShareBounds) -> Result<(Option<f64>, Option<f64>, Option<f64>), String> {
+/// `(share, share_min, share_max)` as the ownership columns hold them.
+type Stake = (Option<f64>, Option<f64>, Option<f64>);
+
+fn stake(b: &ShareBounds) -> Result<Stake, String> {
     let in_range = |v: f64| v > 0.0 && v <= 100.0;
     if let Some(x) = b.exact {
         if !in_range(x) {
@@ -379,6 +382,19 @@ struct StoredLink {
     deleted: bool,
 }
 
+#[derive(FromRow)]
+struct StoredInterest {
+    source_record: String,
+    owner_pk: i64,
+    owned_pk: i64,
+    interest: String,
+    share: Option<Json<ShareBounds>>,
+    valid_from: Option<NaiveDate>,
+    valid_to: Option<NaiveDate>,
+    details: Option<String>,
+    deleted: bool,
+}
+
 /// A link ready to write.
 #[derive(Clone, Debug, PartialEq)]
 struct LinkRow {
@@ -415,8 +431,16 @@ impl LinkRow {
                 || self.demoted() == (s.share, s.share_min, s.share_max))
     }
 
+    fn same_declared(&self, s: &StoredInterest) -> bool {
+        (self.owner_pk, self.owned_pk, self.interest.as_str())
+            == (s.owner_pk, s.owned_pk, s.interest.as_str())
+            && self.stated == s.share.as_ref().map(|j| j.0)
+            && (self.valid_from, self.valid_to) == (s.valid_from, s.valid_to)
+            && self.details == s.details
+    }
+
     /// The numbers of this link kept as "up to" its stated share.
-    fn demoted(&self) -> (Option<f64>, Option<f64>, Option<f64>) {
+    fn demoted(&self) -> Stake {
         match self.share {
             Some(s) => (None, Some(UNSTATED_SHARE_MIN.min(s)), Some(s)),
             None => (None, Some(UNSTATED_SHARE_MIN), self.share_max),
@@ -693,9 +717,15 @@ impl<'a> Importer<'a> {
         sources.write(&mut self.tx, self.source).await?;
         for (chosen, other) in conflicts {
             if let Some(pk) = pk_of(chosen) {
-                self.possible_match(pk, other, "identifier_conflict", None, serde_json::json!({
-                    "message": "identifiers of one record name two different entities"
-                }))
+                self.possible_match(
+                    pk,
+                    other,
+                    "identifier_conflict",
+                    None,
+                    serde_json::json!({
+                        "message": "identifiers of one record name two different entities"
+                    }),
+                )
                 .await?;
             }
         }
@@ -786,11 +816,12 @@ impl<'a> Importer<'a> {
         for r in &rows {
             by_entity.entry(r.entity_pk).or_default().push(r);
         }
-        let current: Vec<EntityRow> =
-            sqlx::query_as(&format!("SELECT {COLUMNS} FROM entities WHERE pk = ANY($1)"))
-                .bind(pks)
-                .fetch_all(&mut *self.tx)
-                .await?;
+        let current: Vec<EntityRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM entities WHERE pk = ANY($1)"
+        ))
+        .bind(pks)
+        .fetch_all(&mut *self.tx)
+        .await?;
         let new: HashSet<i64> = new_pks.iter().copied().collect();
         let mut wanted: Vec<(i64, Fields, Fields)> = Vec::new();
         for row in current {
@@ -946,11 +977,7 @@ impl<'a> Importer<'a> {
                 restore(&mut f.identifiers, &now.identifiers, "lei");
             }
             if reg_taken.contains(pk) {
-                restore(
-                    &mut f.identifiers,
-                    &now.identifiers,
-                    "registration_number",
-                );
+                restore(&mut f.identifiers, &now.identifiers, "registration_number");
                 if f.registration().is_some() && f.jurisdiction != now.jurisdiction {
                     f.jurisdiction = now.jurisdiction;
                 }
@@ -1117,7 +1144,8 @@ impl<'a> Importer<'a> {
                 continue;
             }
             let (share, share_min, share_max) = if l.interest.is_quantified() {
-                stake(&l.share).map_err(|m| Invalid::new("share", "invalid_share", format!("{at}: {m}")))?
+                stake(&l.share)
+                    .map_err(|m| Invalid::new("share", "invalid_share", format!("{at}: {m}")))?
             } else {
                 (None, None, None)
             };
@@ -1324,35 +1352,24 @@ impl<'a> Importer<'a> {
             return Ok(());
         }
         let records: Vec<&str> = rows.iter().map(|r| r.record.as_str()).collect();
-        let stored: Vec<(String, i64, i64, i64, String, Option<Json<ShareBounds>>, Option<NaiveDate>, Option<NaiveDate>, Option<String>, bool)> =
-            sqlx::query_as(
-                "SELECT source_record, pk, owner_pk, owned_pk, interest, share, valid_from,
-                        valid_to, details, deleted_at IS NOT NULL
+        let stored: Vec<StoredInterest> = sqlx::query_as(
+            "SELECT source_record, owner_pk, owned_pk, interest, share, valid_from,
+                        valid_to, details, deleted_at IS NOT NULL AS deleted
                  FROM declared_interests WHERE source = $1 AND source_record = ANY($2)",
-            )
-            .bind(self.source)
-            .bind(&records)
-            .fetch_all(&mut *self.tx)
-            .await?;
-        let stored: HashMap<String, _> = stored.into_iter().map(|s| (s.0.clone(), s)).collect();
+        )
+        .bind(self.source)
+        .bind(&records)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        let stored: HashMap<String, StoredInterest> = stored
+            .into_iter()
+            .map(|s| (s.source_record.clone(), s))
+            .collect();
         let mut write = Vec::new();
         for r in rows {
             match stored.get(&r.record) {
-                Some(s) if s.9 => self.skip("deleted_declared_interest"),
-                Some(s)
-                    if (s.2, s.3, s.4.as_str(), s.5.as_ref().map(|j| j.0), s.6, s.7, &s.8)
-                        == (
-                            r.owner_pk,
-                            r.owned_pk,
-                            r.interest.as_str(),
-                            r.stated,
-                            r.valid_from,
-                            r.valid_to,
-                            &r.details,
-                        ) =>
-                {
-                    self.summary.declared_indirect.unchanged += 1
-                }
+                Some(s) if s.deleted => self.skip("deleted_declared_interest"),
+                Some(s) if r.same_declared(s) => self.summary.declared_indirect.unchanged += 1,
                 Some(_) => {
                     self.summary.declared_indirect.changed += 1;
                     write.push(r);
@@ -1372,7 +1389,10 @@ impl<'a> Importer<'a> {
             c.subjects.push(r.owned_pk);
             c.owners.push(r.owner_pk);
             c.interests.push(Some(r.interest.as_str().to_owned()));
-            c.shares.push(r.stated.map(|s| serde_json::to_value(s).unwrap_or_default()));
+            c.shares.push(
+                r.stated
+                    .map(|s| serde_json::to_value(s).unwrap_or_default()),
+            );
             c.from.push(r.valid_from);
             c.to.push(r.valid_to);
             c.details.push(r.details.clone());
@@ -1488,7 +1508,8 @@ impl<'a> Importer<'a> {
             c.records.push(u.id.clone());
             c.subjects.push(subject.pk);
             c.interests.push(interest);
-            c.shares.push(share.map(|s| serde_json::to_value(s).unwrap_or_default()));
+            c.shares
+                .push(share.map(|s| serde_json::to_value(s).unwrap_or_default()));
             c.from.push(u.valid_from);
             c.to.push(u.valid_to);
             c.details.push(u.details.clone());
@@ -1837,7 +1858,10 @@ async fn write_ownerships(
         maxs.push(r.share_max);
         min_ex.push(r.min_exclusive);
         max_ex.push(r.max_exclusive);
-        stated.push(r.stated.map(|s| serde_json::to_value(s).unwrap_or_default()));
+        stated.push(
+            r.stated
+                .map(|s| serde_json::to_value(s).unwrap_or_default()),
+        );
         from.push(r.valid_from);
         to.push(r.valid_to);
         details.push(r.details.as_deref());
@@ -1897,209 +1921,11 @@ async fn write_ownerships(
         keys[(i - 1) as usize] = pk;
     }
     if keys.contains(&0) {
-        return Err(DbError::Corrupt("an ownership of the batch was not written".into()));
+        return Err(DbError::Corrupt(
+            "an ownership of the batch was not written".into(),
+        ));
     }
     Ok(keys)
-}
-
-/// What one source record stated about an entity.
-#[derive(Clone, Debug, Serialize, ToSchema)]
-pub struct SourceStatement {
-    pub source: String,
-    pub record: String,
-    /// The record only named the entity by id.
-    pub placeholder: bool,
-    /// How the record was tied to the entity: `record`, `lei`, `registration_number`,
-    /// `identifier`, `new`.
-    pub resolved_by: String,
-    pub statement: Statement,
-    pub first_seen: chrono::DateTime<chrono::Utc>,
-    pub updated_at: chrono::DateTime<chrono::Utc>,
-}
-
-/// A fact about the entity's ownership, with where it came from.
-#[derive(Clone, Debug, Serialize, ToSchema)]
-pub struct SourcedLink {
-    /// The ownership id (absent for a declared interest, which is not an ownership).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    pub owner: String,
-    pub owned: String,
-    pub interest: String,
-    /// The share as the source stated it.
-    #[schema(value_type = Option<Object>)]
-    pub share: Option<serde_json::Value>,
-    pub valid_from: Option<NaiveDate>,
-    pub valid_to: Option<NaiveDate>,
-    /// Null for a link written through the API.
-    pub source: Option<String>,
-    pub source_record: Option<String>,
-    pub details: Option<String>,
-}
-
-/// A source's statement that the entity's owners are unknown.
-#[derive(Clone, Debug, Serialize, ToSchema)]
-pub struct UnknownOwners {
-    /// BODS `unspecifiedReason` code.
-    pub reason: String,
-    /// The source's own code.
-    pub source_reason: String,
-    pub details: Option<String>,
-    pub interest: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    pub share: Option<serde_json::Value>,
-    pub valid_from: Option<NaiveDate>,
-    pub valid_to: Option<NaiveDate>,
-    pub source: String,
-    pub source_record: String,
-}
-
-/// Two entities that may be one.
-#[derive(Clone, Debug, Serialize, FromRow, ToSchema)]
-pub struct PossibleMatch {
-    pub id: i64,
-    pub entity: String,
-    pub candidate: String,
-    /// `name` or `identifier_conflict`.
-    pub basis: String,
-    pub score: Option<f64>,
-    #[schema(value_type = Object)]
-    pub explanation: serde_json::Value,
-    /// `pending`, `confirmed` or `rejected`.
-    pub status: String,
-    pub decided_by: Option<String>,
-    pub decided_at: Option<chrono::DateTime<chrono::Utc>>,
-    pub note: Option<String>,
-}
-
-/// Which source said what about an entity.
-#[derive(Clone, Debug, Serialize, ToSchema)]
-pub struct EntitySources {
-    pub entity: String,
-    pub statements: Vec<SourceStatement>,
-    /// Ownerships in and out of the entity (live ones), each with its source.
-    pub ownerships: Vec<SourcedLink>,
-    /// Interests a source declares as held indirectly, kept as declared; the rules never
-    /// compute on them.
-    pub declared_indirect: Vec<SourcedLink>,
-    pub unknown_owners: Vec<UnknownOwners>,
-    pub possible_matches: Vec<PossibleMatch>,
-}
-
-const MATCH_SELECT: &str = "SELECT m.pk AS id, a.id AS entity, b.id AS candidate, m.basis, m.score,
-        m.explanation, m.status, m.decided_by, m.decided_at, m.note
-    FROM possible_matches m JOIN entities a ON a.pk = m.entity_pk
-    JOIN entities b ON b.pk = m.candidate_pk";
-
-/// Which source said what about the entity `id` (deleted or not).
-pub async fn sources(pool: &PgPool, id: &str) -> Result<EntitySources, DbError> {
-    let pk: i64 = sqlx::query_scalar("SELECT pk FROM entities WHERE id = $1")
-        .bind(id)
-        .fetch_optional(pool)
-        .await?
-        .ok_or_else(|| DbError::not_found("entity", id))?;
-    let statements: Vec<(String, String, bool, String, Json<Statement>, chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> =
-        sqlx::query_as(
-            "SELECT source, record, placeholder, resolved_by, statement, created_at, updated_at
-             FROM entity_sources WHERE entity_pk = $1 ORDER BY pk",
-        )
-        .bind(pk)
-        .fetch_all(pool)
-        .await?;
-    let link = |r: LinkFact, with_id: bool| SourcedLink {
-        id: with_id.then_some(r.id),
-        owner: r.owner,
-        owned: r.owned,
-        interest: r.interest,
-        share: r.share,
-        valid_from: r.valid_from,
-        valid_to: r.valid_to,
-        source: r.source,
-        source_record: r.source_record,
-        details: r.details,
-    };
-    let ownerships: Vec<LinkFact> = sqlx::query_as(
-        "SELECT o.id, a.id AS owner, b.id AS owned, o.interest,
-             coalesce(o.stated_share, CASE WHEN o.share IS NOT NULL THEN jsonb_build_object('exact', o.share)
-                 WHEN o.share_min IS NOT NULL THEN jsonb_build_object('min', o.share_min, 'max', o.share_max) END) AS share,
-             o.valid_from, o.valid_to, o.source, o.source_record, o.details
-         FROM ownerships o JOIN entities a ON a.pk = o.owner_pk JOIN entities b ON b.pk = o.owned_pk
-         WHERE (o.owner_pk = $1 OR o.owned_pk = $1) AND o.deleted_at IS NULL ORDER BY o.pk",
-    )
-    .bind(pk)
-    .fetch_all(pool)
-    .await?;
-    let declared: Vec<LinkFact> = sqlx::query_as(
-        "SELECT '' AS id, a.id AS owner, b.id AS owned, d.interest, d.share, d.valid_from,
-             d.valid_to, d.source, d.source_record, d.details
-         FROM declared_interests d JOIN entities a ON a.pk = d.owner_pk
-         JOIN entities b ON b.pk = d.owned_pk
-         WHERE (d.owner_pk = $1 OR d.owned_pk = $1) AND d.deleted_at IS NULL ORDER BY d.pk",
-    )
-    .bind(pk)
-    .fetch_all(pool)
-    .await?;
-    let unknown: Vec<(String, String, Option<String>, Option<String>, Option<serde_json::Value>, Option<NaiveDate>, Option<NaiveDate>, String, String)> =
-        sqlx::query_as(
-            "SELECT reason, source_reason, details, interest, share, valid_from, valid_to, source,
-                 source_record
-             FROM declared_unknowns WHERE entity_pk = $1 AND deleted_at IS NULL ORDER BY pk",
-        )
-        .bind(pk)
-        .fetch_all(pool)
-        .await?;
-    let matches: Vec<PossibleMatch> = sqlx::query_as(&format!(
-        "{MATCH_SELECT} WHERE m.entity_pk = $1 OR m.candidate_pk = $1 ORDER BY m.pk"
-    ))
-    .bind(pk)
-    .fetch_all(pool)
-    .await?;
-    Ok(EntitySources {
-        entity: id.to_owned(),
-        statements: statements
-            .into_iter()
-            .map(|(source, record, placeholder, resolved_by, statement, first_seen, updated_at)| SourceStatement {
-                source,
-                record,
-                placeholder,
-                resolved_by,
-                statement: statement.0,
-                first_seen,
-                updated_at,
-            })
-            .collect(),
-        ownerships: ownerships.into_iter().map(|r| link(r, true)).collect(),
-        declared_indirect: declared.into_iter().map(|r| link(r, false)).collect(),
-        unknown_owners: unknown
-            .into_iter()
-            .map(|(reason, source_reason, details, interest, share, valid_from, valid_to, source, source_record)| UnknownOwners {
-                reason,
-                source_reason,
-                details,
-                interest,
-                share,
-                valid_from,
-                valid_to,
-                source,
-                source_record,
-            })
-            .collect(),
-        possible_matches: matches,
-    })
-}
-
-#[derive(FromRow)]
-struct LinkFact {
-    id: String,
-    owner: String,
-    owned: String,
-    interest: String,
-    share: Option<serde_json::Value>,
-    valid_from: Option<NaiveDate>,
-    valid_to: Option<NaiveDate>,
-    source: Option<String>,
-    source_record: Option<String>,
-    details: Option<String>,
 }
 
 #[cfg(test)]
@@ -2108,13 +1934,22 @@ mod tests {
 
     #[test]
     fn ids_stay_valid_and_distinct() {
-        assert_eq!(registry_id("gleif", "5493001KJTIIGC8Y1R12"), "gleif:5493001KJTIIGC8Y1R12");
-        let a = registry_id("uk-psc", "GB/08209948");
-        let b = registry_id("uk-psc", "GB-08209948");
-        assert_ne!(a, b);
-        assert!(a.starts_with("uk-psc:GB-08209948."), "{a}");
+        assert_eq!(
+            registry_id("gleif", "5493001KJTIIGC8Y1R12"),
+            "gleif:5493001KJTIIGC8Y1R12"
+        );
+        assert_eq!(registry_id("uk-psc", "GB/08209948"), "uk-psc:GB:08209948");
+        // A record with a colon of its own cannot collide with a rewritten slash.
+        let a = registry_id("bods", "GB:08209948");
+        assert_ne!(a, registry_id("bods", "GB/08209948"));
+        assert!(a.starts_with("bods:GB:08209948."), "{a}");
+        let b = registry_id("bods", "a b");
+        assert_ne!(b, registry_id("bods", "a-b"));
         let long = registry_id("bods", &"x/".repeat(200));
-        assert!(long.len() <= 128 && long.parse::<crate::domain::EntityId>().is_ok(), "{long}");
+        assert!(
+            long.len() <= 128 && long.parse::<crate::domain::EntityId>().is_ok(),
+            "{long}"
+        );
     }
 
     #[test]
@@ -2164,11 +1999,18 @@ mod tests {
 
     #[test]
     fn sources_fold_in_precedence_order() {
-        let psc = statement("ACME LIMITED", Some("GB"), &[("registration_number", "01234567")]);
+        let psc = statement(
+            "ACME LIMITED",
+            Some("GB"),
+            &[("registration_number", "01234567")],
+        );
         let gleif = statement(
             "Acme Limited",
             None,
-            &[("lei", "5493001KJTIIGC8Y1R12"), ("registration_number", "99999999")],
+            &[
+                ("lei", "5493001KJTIIGC8Y1R12"),
+                ("registration_number", "99999999"),
+            ],
         );
         let placeholder = statement("5493001KJTIIGC8Y1R12", None, &[]);
         let f = fold(vec![
@@ -2183,13 +2025,27 @@ mod tests {
         assert_eq!(f.identifiers["registration_number"], "99999999");
         assert_eq!(f.identifiers["lei"], "5493001KJTIIGC8Y1R12");
         // The placeholder's name (an LEI) is never an alias.
-        assert!(!f.aliases.0.iter().any(|a| a.as_str() == "5493001KJTIIGC8Y1R12"));
+        assert!(
+            !f.aliases
+                .0
+                .iter()
+                .any(|a| a.as_str() == "5493001KJTIIGC8Y1R12")
+        );
         // What the store said comes first.
         let store = statement("Acme Ltd (as onboarded)", Some("GB"), &[]);
-        let f = fold(vec![("gleif", false, 3, &gleif), ("store", false, 9, &store)]).unwrap();
+        let f = fold(vec![
+            ("gleif", false, 3, &gleif),
+            ("store", false, 9, &store),
+        ])
+        .unwrap();
         assert_eq!(f.name.as_str(), "Acme Ltd (as onboarded)");
         // An invalid LEI is not stored.
         let bad = statement("Bad", None, &[("lei", "NOTALEI")]);
-        assert!(fold(vec![("bods", false, 1, &bad)]).unwrap().identifiers.is_empty());
+        assert!(
+            fold(vec![("bods", false, 1, &bad)])
+                .unwrap()
+                .identifiers
+                .is_empty()
+        );
     }
 }

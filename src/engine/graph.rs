@@ -40,6 +40,10 @@ pub struct NodeData {
     pub headquarters: Option<Jurisdiction>,
 }
 
+/// How far inside an exclusive bound its share counts: well above the tolerance the rules
+/// allow sums of shares (1e-9), far below any precision a register states.
+pub const EXCLUSIVE_MARGIN: f64 = 1e-6;
+
 /// What the graph keeps of an ownership.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EdgeData {
@@ -56,7 +60,7 @@ pub struct EdgeData {
 
 impl EdgeData {
     /// An edge from a share as stored. An exclusive bound ("more than 25%", "less than 75%")
-    /// counts as the nearest number inside it, so that "more than 50%" passes a "more than
+    /// counts as [`EXCLUSIVE_MARGIN`] inside it, so that "more than 50%" passes a "more than
     /// 50%" test that 50 itself fails.
     #[allow(clippy::too_many_arguments)]
     pub fn stated(
@@ -70,8 +74,16 @@ impl EdgeData {
         Self {
             key,
             interest,
-            min: if min_exclusive { min.next_up() } else { min },
-            max: if max_exclusive { max.next_down() } else { max },
+            min: if min_exclusive {
+                min + EXCLUSIVE_MARGIN
+            } else {
+                min
+            },
+            max: if max_exclusive {
+                max - EXCLUSIVE_MARGIN
+            } else {
+                max
+            },
             valid_from,
             valid_to,
         }

@@ -353,6 +353,57 @@ pub fn parse(format: Format, files: &Files) -> Result<Parsed, FormatError> {
     reader(name, bytes)
 }
 
+// Interim adapters until the streaming registry readers land: read whole, then replay.
+fn replay(r: Registry, sink: &mut dyn RegistrySink) -> Result<(), FormatError> {
+    for p in r.parties {
+        sink.party(p)?;
+    }
+    for l in r.links {
+        let at = l.id.clone();
+        sink.link(l, &at)?;
+    }
+    for u in r.unknowns {
+        let at = u.id.clone();
+        sink.unknown(u, &at)?;
+    }
+    for n in r.notes {
+        sink.note(n);
+    }
+    Ok(())
+}
+
+fn whole(name: &str, mut input: impl std::io::BufRead) -> Result<Vec<u8>, FormatError> {
+    let mut b = Vec::new();
+    input
+        .read_to_end(&mut b)
+        .map_err(|e| FormatError::new(name, e.to_string()))?;
+    Ok(b)
+}
+
+pub fn read_gleif(
+    name: &str,
+    input: impl std::io::BufRead,
+    sink: &mut dyn RegistrySink,
+) -> Result<(), FormatError> {
+    replay(parse_gleif(name, &whole(name, input)?)?, sink)
+}
+
+pub fn read_psc(
+    name: &str,
+    input: impl std::io::BufRead,
+    sink: &mut dyn RegistrySink,
+) -> Result<(), FormatError> {
+    replay(parse_psc(name, &whole(name, input)?)?, sink)
+}
+
+pub fn read_bods(
+    name: &str,
+    _input: impl std::io::BufRead,
+    _sink: &mut dyn RegistrySink,
+) -> Result<(), FormatError> {
+    Err(FormatError::new(name, "BODS reader not built yet"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -449,55 +500,4 @@ mod tests {
             });
         }
     }
-}
-
-// Interim adapters until the streaming registry readers land: read whole, then replay.
-fn replay(r: Registry, sink: &mut dyn RegistrySink) -> Result<(), FormatError> {
-    for p in r.parties {
-        sink.party(p)?;
-    }
-    for l in r.links {
-        let at = l.id.clone();
-        sink.link(l, &at)?;
-    }
-    for u in r.unknowns {
-        let at = u.id.clone();
-        sink.unknown(u, &at)?;
-    }
-    for n in r.notes {
-        sink.note(n);
-    }
-    Ok(())
-}
-
-fn whole(name: &str, mut input: impl std::io::BufRead) -> Result<Vec<u8>, FormatError> {
-    let mut b = Vec::new();
-    input
-        .read_to_end(&mut b)
-        .map_err(|e| FormatError::new(name, e.to_string()))?;
-    Ok(b)
-}
-
-pub fn read_gleif(
-    name: &str,
-    input: impl std::io::BufRead,
-    sink: &mut dyn RegistrySink,
-) -> Result<(), FormatError> {
-    replay(parse_gleif(name, &whole(name, input)?)?, sink)
-}
-
-pub fn read_psc(
-    name: &str,
-    input: impl std::io::BufRead,
-    sink: &mut dyn RegistrySink,
-) -> Result<(), FormatError> {
-    replay(parse_psc(name, &whole(name, input)?)?, sink)
-}
-
-pub fn read_bods(
-    name: &str,
-    _input: impl std::io::BufRead,
-    _sink: &mut dyn RegistrySink,
-) -> Result<(), FormatError> {
-    Err(FormatError::new(name, "BODS reader not built yet"))
 }

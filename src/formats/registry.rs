@@ -231,8 +231,11 @@ pub fn unspecified_reason(source_reason: &str) -> &'static str {
         "NATURAL_PERSONS" | "NON_CONSOLIDATING" => "informationUnknownToPublisher",
         "NO_KNOWN_PERSON" => "subjectUnableToConfirmOrIdentifyBeneficialOwner",
         // GLEIF: the entity may not or will not disclose its parent.
-        "NON_PUBLIC" | "BINDING_LEGAL_COMMITMENTS" | "LEGAL_OBSTACLES"
-        | "DISCLOSURE_DETRIMENTAL" | "DETRIMENT_NOT_EXCLUDED" => "subjectExemptFromDisclosure",
+        "NON_PUBLIC"
+        | "BINDING_LEGAL_COMMITMENTS"
+        | "LEGAL_OBSTACLES"
+        | "DISCLOSURE_DETRIMENTAL"
+        | "DETRIMENT_NOT_EXCLUDED" => "subjectExemptFromDisclosure",
         "CONSENT_NOT_OBTAINED" => "interestedPartyHasNotProvidedInformation",
         // UK PSC statements.
         "no-individual-or-entity-with-signficant-control"
@@ -379,7 +382,10 @@ mod tests {
         ] {
             assert!(UNSPECIFIED_REASONS.contains(&unspecified_reason(r)), "{r}");
         }
-        assert_eq!(unspecified_reason("NON_PUBLIC"), "subjectExemptFromDisclosure");
+        assert_eq!(
+            unspecified_reason("NON_PUBLIC"),
+            "subjectExemptFromDisclosure"
+        );
         assert_eq!(unspecified_reason("something new"), "unknown");
     }
 

@@ -4,13 +4,14 @@ use axum::extract::{Path, Request, State};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use super::entity_id;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{Actor, Query};
 use super::lists::read_files;
-use super::entity_id;
 use crate::app::AppState;
 use crate::db;
-use crate::db::registry::{EntitySources, RegistryImportSummary};
+use crate::db::registry::RegistryImportSummary;
+use crate::db::sources::EntitySources;
 use crate::import::registry::{Input, RegistryFormat};
 
 #[derive(Deserialize, IntoParams)]
@@ -61,5 +62,5 @@ pub async fn sources(
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<EntitySources>> {
     let id = entity_id(&id)?;
-    Ok(axum::Json(db::registry::sources(&s.db, id.as_str()).await?))
+    Ok(axum::Json(db::sources::sources(&s.db, id.as_str()).await?))
 }

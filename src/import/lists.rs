@@ -7,6 +7,7 @@ use std::time::Instant;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
+use super::ImportError;
 use crate::db::imports::{ImportSet, ImportSource};
 use crate::db::{self, Committed};
 use crate::domain::{
@@ -14,7 +15,6 @@ use crate::domain::{
     ListId, ListKind, Name, NewEntity, NewEntry, NewList, NewOwnership, OwnershipId, Share,
     ShareRange, Text, UNSTATED_SHARE_MIN,
 };
-use super::ImportError;
 use crate::formats::{self, Files, Format, FormatError, Holding, ListRecord, Parsed, Stake};
 
 /// What to import, and into which list.

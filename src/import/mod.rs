@@ -25,4 +25,3 @@ impl From<Invalid> for ImportError {
         Self::Db(DbError::Invalid(e))
     }
 }
-

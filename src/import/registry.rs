@@ -122,8 +122,12 @@ impl Input {
             .collect::<Result<_, _>>()?;
         files.retain(|p| {
             p.is_file()
-                && p.extension()
-                    .is_some_and(|e| format.extensions().iter().any(|x| e.eq_ignore_ascii_case(x)))
+                && p.extension().is_some_and(|e| {
+                    format
+                        .extensions()
+                        .iter()
+                        .any(|x| e.eq_ignore_ascii_case(x))
+                })
         });
         files.sort();
         Ok(files.into_iter().map(Input::Path).collect())

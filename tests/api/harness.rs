@@ -184,6 +184,46 @@ impl TestApp {
         (status, value)
     }
 
+    /// POSTs a file as the raw body (an import).
+    pub async fn upload(&self, uri: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+        let req = Request::builder()
+            .method("POST")
+            .uri(uri)
+            .header("content-type", "application/octet-stream")
+            .header("x-actor", "tester")
+            .body(Body::from(bytes))
+            .unwrap();
+        self.raw(req).await
+    }
+
+    /// POSTs named files as `multipart/form-data`.
+    pub async fn upload_parts(&self, uri: &str, parts: &[(&str, Vec<u8>)]) -> (StatusCode, Value) {
+        let boundary = "ownergraph-test-boundary-7c1f";
+        let mut body = Vec::new();
+        for (name, bytes) in parts {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let req = Request::builder()
+            .method("POST")
+            .uri(uri)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .header("x-actor", "tester")
+            .body(Body::from(body))
+            .unwrap();
+        self.raw(req).await
+    }
+
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.call("GET", path, None).await
     }

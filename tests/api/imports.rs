@@ -1,55 +1,26 @@
 //! List imports over HTTP, from the real list files in the shared data folder.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::harness::{TestApp, ofac_50, reason};
 use ownergraph::testdata::read_shared;
 
-/// POSTs one file as the body of an import.
+/// POSTs one list file as the body of an import.
 async fn import_file(
     app: &TestApp,
     list: &str,
     format: &str,
     bytes: Vec<u8>,
 ) -> (StatusCode, Value) {
-    let req = Request::builder()
-        .method("POST")
-        .uri(format!("/v1/lists/{list}/import?format={format}"))
-        .header("content-type", "application/octet-stream")
-        .header("x-actor", "tester")
-        .body(Body::from(bytes))
-        .unwrap();
-    app.raw(req).await
+    app.upload(&format!("/v1/lists/{list}/import?format={format}"), bytes)
+        .await
 }
 
-/// POSTs named files as `multipart/form-data`, as `ofac-csv` takes them.
+/// POSTs the OFAC CSV files as `multipart/form-data`.
 async fn import_parts(app: &TestApp, list: &str, parts: &[(&str, Vec<u8>)]) -> (StatusCode, Value) {
-    let boundary = "ownergraph-test-boundary-7c1f";
-    let mut body = Vec::new();
-    for (name, bytes) in parts {
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\nContent-Type: text/csv\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    let req = Request::builder()
-        .method("POST")
-        .uri(format!("/v1/lists/{list}/import?format=ofac-csv"))
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .header("x-actor", "tester")
-        .body(Body::from(body))
-        .unwrap();
-    app.raw(req).await
+    app.upload_parts(&format!("/v1/lists/{list}/import?format=ofac-csv"), parts)
+        .await
 }
 
 fn ofac_parts(dir: &str) -> Vec<(&'static str, Vec<u8>)> {

@@ -7,5 +7,6 @@ mod imports;
 mod lists_policy;
 mod matching;
 mod ownerships;
+mod registry;
 mod screenings;
 mod seed;

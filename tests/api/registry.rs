@@ -1,0 +1,327 @@
+//! Registry imports over HTTP: GLEIF and UK PSC files, resolution against what the store
+//! already holds, sources per fact, and a bad record changing nothing.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use super::harness::{TestApp, ofac_50, reason, unsupported_regions};
+use ownergraph::testdata::read_shared;
+
+fn gleif_files() -> Vec<(&'static str, Vec<u8>)> {
+    [
+        "lei-data.xml",
+        "rr-data.xml",
+        "rr-updates-data2.xml",
+        "repex-data.xml",
+    ]
+    .into_iter()
+    .map(|f| (f, read_shared(&format!("ownership/gleif-level2/{f}"))))
+    .collect()
+}
+
+async fn import(app: &TestApp, format: &str, body: &str) -> (StatusCode, Value) {
+    app.upload(
+        &format!("/v1/imports?format={format}"),
+        body.as_bytes().to_vec(),
+    )
+    .await
+}
+
+async fn sources(app: &TestApp, id: &str) -> Value {
+    let (s, b) = app.get(&format!("/v1/entities/{id}/sources")).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    b
+}
+
+async fn entity_count(app: &TestApp) -> usize {
+    let (s, b) = app.get("/v1/entities?limit=1000").await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    b["items"].as_array().unwrap().len()
+}
+
+/// One PSC snapshot line.
+fn psc_line(company: &str, data: Value) -> String {
+    json!({"company_number": company, "data": data}).to_string()
+}
+
+#[tokio::test]
+async fn gleif_parents_are_consolidation_and_exceptions_are_declared_unknowns() {
+    let app = TestApp::new().await;
+    // The store already knows a parent (named in the relationship file only) and a company
+    // (with a full LEI record) by their LEIs, under its own ids and names.
+    for (id, name, lei) in [
+        ("parent-co", "Parent as onboarded", "ZZG38T0MDR3QY1ETUA76"),
+        (
+            "dentsu-intl",
+            "Dentsu International",
+            "213800FERQ5LE3H7WJ58",
+        ),
+    ] {
+        let (s, b) = app
+            .post(
+                "/v1/entities",
+                json!({"id": id, "name": name, "identifiers": {"lei": lei}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+
+    let (s, summary) = app
+        .upload_parts("/v1/imports?format=gleif", &gleif_files())
+        .await;
+    assert_eq!(s, StatusCode::OK, "{summary}");
+    assert!(summary["version"].is_i64(), "{summary}");
+    assert_eq!(summary["resolved"]["lei"], 2, "{summary}");
+    let added = summary["ownerships"]["added"].as_u64().unwrap();
+    assert!(added >= 5, "{summary}");
+    assert!(summary["declared_unknowns"]["added"].as_u64().unwrap() >= 3);
+    assert!(summary["declared_indirect"]["added"].as_u64().unwrap() >= 1);
+
+    // The child's direct parent is an accounting-consolidation link into the entity the
+    // store already had.
+    let child = sources(&app, "gleif:010CMKZ3VON21WF2ZD45").await;
+    let links = child["ownerships"].as_array().unwrap();
+    let parent = links
+        .iter()
+        .find(|l| l["owner"] == "parent-co")
+        .unwrap_or_else(|| panic!("{child}"));
+    assert_eq!(parent["interest"], "consolidation");
+    assert_eq!(parent["source"], "gleif");
+    assert_eq!(
+        parent["source_record"],
+        "010CMKZ3VON21WF2ZD45/IS_DIRECTLY_CONSOLIDATED_BY/ZZG38T0MDR3QY1ETUA76"
+    );
+    // Both keep the store's names. A full LEI record's legal name becomes an alias; a
+    // relationship file's mention (the LEI alone) adds nothing. Each page says who said what.
+    let (_, parent) = app.get("/v1/entities/parent-co").await;
+    assert_eq!(parent["name"], "Parent as onboarded");
+    assert_eq!(parent["aliases"], json!([]), "{parent}");
+    let (_, dentsu) = app.get("/v1/entities/dentsu-intl").await;
+    assert_eq!(dentsu["name"], "Dentsu International");
+    assert_eq!(
+        dentsu["aliases"],
+        json!([
+            "DENTSU INTERNATIONAL LIMITED",
+            "DENTSU AEGIS NETWORK LTD.",
+            "AEGIS GROUP PLC"
+        ]),
+        "{dentsu}"
+    );
+    // What the store did not say comes from the record.
+    assert_eq!(dentsu["jurisdiction"], "GB", "{dentsu}");
+    assert_eq!(dentsu["identifiers"]["registration_number"], "01403668");
+    for (id, placeholder) in [("parent-co", true), ("dentsu-intl", false)] {
+        let page = sources(&app, id).await;
+        let said: Vec<(&str, bool)> = page["statements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["source"].as_str().unwrap(), s["placeholder"] == true))
+            .collect();
+        assert_eq!(said, [("store", false), ("gleif", placeholder)], "{page}");
+        assert_eq!(page["statements"][1]["resolved_by"], "lei");
+    }
+
+    // Reporting exceptions are kept with the BODS reason beside GLEIF's own.
+    for (id, reason, source_reason) in [
+        (
+            "gleif:001GPB6A9XPE8XJICC14",
+            "subjectUnableToConfirmOrIdentifyBeneficialOwner",
+            "NO_KNOWN_PERSON",
+        ),
+        (
+            "gleif:004L5FPTUREIWK9T2N63",
+            "informationUnknownToPublisher",
+            "NON_CONSOLIDATING",
+        ),
+        (
+            "gleif:01370W6ZIY66KQ4J3570",
+            "subjectExemptFromDisclosure",
+            "NON_PUBLIC",
+        ),
+    ] {
+        let page = sources(&app, id).await;
+        let u = &page["unknown_owners"][0];
+        assert_eq!(
+            (
+                u["reason"].as_str(),
+                u["source_reason"].as_str(),
+                u["source"].as_str()
+            ),
+            (Some(reason), Some(source_reason), Some("gleif")),
+            "{page}"
+        );
+    }
+
+    // A consolidation parent never counts as an owner: listing it taints nothing below.
+    app.policy(json!([ofac_50()])).await;
+    app.list("parent-co").await;
+    let child = app.screen("gleif:010CMKZ3VON21WF2ZD45").await;
+    assert!(reason(&child, "ofac-50").is_none(), "{child}");
+    assert_eq!(app.screen("parent-co").await["decision"], "block");
+
+    // The same files again change nothing and take no version.
+    let (s, again) = app
+        .upload_parts("/v1/imports?format=gleif", &gleif_files())
+        .await;
+    assert_eq!(s, StatusCode::OK, "{again}");
+    assert!(again["version"].is_null(), "{again}");
+    assert_eq!(again["ownerships"]["unchanged"].as_u64(), Some(added));
+    assert_eq!(again["resolved"]["record"], summary["parties"]);
+}
+
+#[tokio::test]
+async fn psc_band_above_half_from_a_restricted_region_blocks() {
+    let app = TestApp::new().await;
+    let (s, b) = app
+        .post(
+            "/v1/entities",
+            json!({"id": "acme-uk", "name": "Acme Widgets Ltd", "jurisdiction": "GB",
+                   "identifiers": {"registration_number": "01234567"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    app.policy(json!([unsupported_regions()])).await;
+
+    let owner = json!({
+        "kind": "corporate-entity-person-with-significant-control",
+        "name": "Volga Holdings JSC",
+        "identification": {"country_registered": "Russia", "legal_form": "Joint stock company"},
+        "natures_of_control": ["ownership-of-shares-50-to-75-percent"],
+        "notified_on": "2019-03-01",
+        "links": {"self": "/company/01234567/persons-with-significant-control/corporate-entity/volga1"}
+    });
+    let file = psc_line("1234567", owner.clone());
+    let (s, summary) = import(&app, "psc", &file).await;
+    assert_eq!(s, StatusCode::OK, "{summary}");
+    assert_eq!(summary["resolved"]["registration_number"], 1, "{summary}");
+    assert_eq!(summary["ownerships"]["added"], 1, "{summary}");
+
+    // "More than 50% but less than 75%" is more than half: a definite block under a "more
+    // than 50%" rule, not a possibility to review.
+    let screening = app.screen("acme-uk").await;
+    let r = reason(&screening, "unsupported-regions").unwrap_or_else(|| panic!("{screening}"));
+    assert_eq!(r["basis"], "owned", "{screening}");
+    assert_eq!(screening["decision"], "block");
+
+    let page = sources(&app, "acme-uk").await;
+    let link = &page["ownerships"][0];
+    assert_eq!(link["source"], "uk-psc");
+    assert_eq!(
+        link["share"],
+        json!({"min": 50.0, "min_exclusive": true, "max": 75.0, "max_exclusive": true})
+    );
+    assert_eq!(link["details"], "ownership-of-shares-50-to-75-percent");
+
+    // The register later records the PSC as ceased: only that difference is applied, and the
+    // company screens clear from that day.
+    let mut ceased = owner;
+    ceased["ceased_on"] = json!("2024-06-30");
+    let (s, summary) = import(&app, "psc", &psc_line("1234567", ceased)).await;
+    assert_eq!(s, StatusCode::OK, "{summary}");
+    assert_eq!(
+        summary["ownerships"],
+        json!({"added": 0, "changed": 1, "unchanged": 0})
+    );
+    let (_, now) = app
+        .post(
+            "/v1/screenings",
+            json!({"entity": "acme-uk", "as_of": "2025-01-01"}),
+        )
+        .await;
+    assert_eq!(now["decision"], "clear", "{now}");
+    let (_, before) = app
+        .post(
+            "/v1/screenings",
+            json!({"entity": "acme-uk", "as_of": "2024-01-01"}),
+        )
+        .await;
+    assert_eq!(before["decision"], "block", "{before}");
+}
+
+#[tokio::test]
+async fn a_bad_record_rejects_the_whole_import() {
+    let app = TestApp::new().await;
+    let good = psc_line(
+        "00000001",
+        json!({
+            "kind": "individual-person-with-significant-control",
+            "name": "Jane Example",
+            "natures_of_control": ["ownership-of-shares-75-to-100-percent"],
+            "notified_on": "2020-01-01",
+            "links": {"self": "/company/00000001/persons-with-significant-control/individual/jane"}
+        }),
+    );
+    let before = entity_count(&app).await;
+
+    // Malformed JSON on line 2.
+    let file = format!("{good}\n{{\"company_number\": \"00000002\", \"data\": \n");
+    let (s, b) = import(&app, "psc", &file).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(
+        b["error"]["message"].as_str().unwrap().contains("line 2"),
+        "{b}"
+    );
+    assert_eq!(entity_count(&app).await, before);
+
+    // A PSC that ceased before it was notified: the store refuses it, naming the record, and
+    // the parties read before it are rolled back too.
+    let bad = psc_line(
+        "00000003",
+        json!({
+            "kind": "individual-person-with-significant-control",
+            "name": "John Example",
+            "natures_of_control": ["ownership-of-shares-25-to-50-percent"],
+            "notified_on": "2021-05-01",
+            "ceased_on": "2020-05-01",
+            "links": {"self": "/company/00000003/persons-with-significant-control/individual/john"}
+        }),
+    );
+    let (s, b) = import(&app, "psc", &format!("{good}\n{bad}\n")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(
+        b["error"]["message"].as_str().unwrap().contains("john"),
+        "{b}"
+    );
+    assert_eq!(entity_count(&app).await, before);
+
+    let (s, b) = app.upload("/v1/imports?format=xlsx", b"x".to_vec()).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["error"]["field"], "format");
+}
+
+#[tokio::test]
+async fn a_name_alone_makes_a_possible_match_never_a_merge() {
+    let app = TestApp::new().await;
+    let (s, b) = app
+        .post(
+            "/v1/entities",
+            json!({"id": "northwind-ky", "name": "Northwind Trading Limited", "jurisdiction": "KY"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let file = psc_line(
+        "07654321",
+        json!({
+            "kind": "corporate-entity-person-with-significant-control",
+            "name": "Northwind Trading Ltd",
+            "identification": {"country_registered": "Cayman Islands", "legal_form": "Limited company"},
+            "natures_of_control": ["ownership-of-shares-75-to-100-percent"],
+            "notified_on": "2018-01-01",
+            "links": {"self": "/company/07654321/persons-with-significant-control/corporate-entity/nw"}
+        }),
+    );
+    let (s, summary) = import(&app, "psc", &file).await;
+    assert_eq!(s, StatusCode::OK, "{summary}");
+    assert_eq!(summary["possible_matches"], 1, "{summary}");
+    assert_eq!(summary["resolved"]["new"], 2, "{summary}");
+
+    let page = sources(&app, "northwind-ky").await;
+    let m = &page["possible_matches"][0];
+    assert_eq!(m["basis"], "name");
+    assert_eq!(m["status"], "pending");
+    assert!(m["score"].as_f64().unwrap() >= ownergraph::matching::REVIEW_THRESHOLD);
+    // Not merged: the store's entity has no registry statement and no ownership.
+    assert_eq!(page["statements"].as_array().unwrap().len(), 0, "{page}");
+    assert!(page["ownerships"].as_array().unwrap().is_empty());
+}
