@@ -491,5 +491,6 @@ pub fn name_reason(
             })
             .collect(),
         candidates: matches,
+        unknown_owners: Vec::new(),
     })
 }

@@ -84,7 +84,8 @@ async fn consistent_read(pool: &PgPool) -> Result<(super::Tx, i64), DbError> {
     Ok((tx, version))
 }
 
-/// Reads entities, ownerships, lists, listings and list entries in one REPEATABLE READ
+/// Reads entities, ownerships, lists, listings, declarations of unknown owners and list
+/// entries in one REPEATABLE READ
 /// transaction, so that what is loaded matches exactly the change-log version read in the
 /// same transaction. Every list entry is also sent to `entries`, in batches, as the changes
 /// that build the entry name index from empty.
@@ -142,6 +143,9 @@ pub async fn snapshot(
             b.add_listing(&entity, row.listing())
                 .map_err(|e| DbError::Corrupt(e.to_string()))?;
         }
+    }
+    for (entity, unknowns) in super::registry::unknown_owners(&mut tx, None).await? {
+        b.set_unknown_owners(&entity, unknowns);
     }
     {
         let mut out = Batches::new(entries);

@@ -54,7 +54,7 @@ use crate::domain::{
     Aliases, Entity, EntityKind, Identifiers, Interest, Invalid, Jurisdiction, Name,
     UNSTATED_SHARE_MIN,
 };
-use crate::engine::GraphChange;
+use crate::engine::{GraphChange, UnknownOwner};
 use crate::formats::{DeclaredUnknown, RegistryLink, RegistryParty, ShareBounds};
 use crate::matching::{Query, REVIEW_THRESHOLD, Record, compare};
 use crate::names::NameChange;
@@ -1543,6 +1543,15 @@ impl<'a> Importer<'a> {
         .execute(&mut *self.tx)
         .await?;
         self.wrote = true;
+        let mut subjects = c.subjects;
+        subjects.sort_unstable();
+        subjects.dedup();
+        for (entity, unknowns) in unknown_owners(&mut self.tx, Some(&subjects)).await? {
+            self.change(GraphChange::SetUnknownOwners {
+                entity: entity.into(),
+                unknowns,
+            });
+        }
         Ok(())
     }
 
@@ -1584,6 +1593,54 @@ impl<'a> Importer<'a> {
         };
         Ok((self.summary, Some(committed)))
     }
+}
+
+#[derive(FromRow)]
+struct UnknownRow {
+    entity: String,
+    pk: i64,
+    reason: String,
+    source_reason: String,
+    source: String,
+    details: Option<String>,
+    valid_from: Option<NaiveDate>,
+    valid_to: Option<NaiveDate>,
+}
+
+/// The live declarations of unknown owners of live entities (of the entities `only`, when
+/// given), grouped by entity id, as the graph keeps them.
+pub(crate) async fn unknown_owners(
+    conn: &mut sqlx::PgConnection,
+    only: Option<&[i64]>,
+) -> Result<Vec<(String, Vec<UnknownOwner>)>, DbError> {
+    let rows: Vec<UnknownRow> = sqlx::query_as(
+        "SELECT e.id AS entity, u.pk, u.reason, u.source_reason, u.source, u.details,
+             u.valid_from, u.valid_to
+         FROM declared_unknowns u JOIN entities e ON e.pk = u.entity_pk
+         WHERE u.deleted_at IS NULL AND e.deleted_at IS NULL
+           AND ($1::bigint[] IS NULL OR u.entity_pk = ANY($1))
+         ORDER BY e.id, u.pk",
+    )
+    .bind(only)
+    .fetch_all(conn)
+    .await?;
+    let mut out: Vec<(String, Vec<UnknownOwner>)> = Vec::new();
+    for r in rows {
+        let u = UnknownOwner {
+            key: r.pk,
+            reason: r.reason.into(),
+            source_reason: r.source_reason.into(),
+            source: r.source.into(),
+            details: r.details.map(Into::into),
+            valid_from: r.valid_from,
+            valid_to: r.valid_to,
+        };
+        match out.last_mut() {
+            Some((id, list)) if *id == r.entity => list.push(u),
+            _ => out.push((r.entity, vec![u])),
+        }
+    }
+    Ok(out)
 }
 
 /// Writes one import record.

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Interest, Invalid, Jurisdiction, ListId};
+use super::{Decision, Interest, Invalid, Jurisdiction, ListId};
 
 /// A rule id: the same grammar as resource ids.
 pub type RuleId = super::ListId;
@@ -167,6 +167,7 @@ pub enum Rule {
     Jurisdiction(JurisdictionRule),
     BeneficialOwnership(BeneficialOwnershipRule),
     NameMatch(NameMatchRule),
+    UnknownOwners(UnknownOwnersRule),
 }
 
 /// Rules are read by hand rather than with serde's internal tagging, which buffers the rule and
@@ -195,8 +196,9 @@ impl<'de> Deserialize<'de> for Rule {
             Some("jurisdiction") => body(fields).map(Rule::Jurisdiction),
             Some("beneficial_ownership") => body(fields).map(Rule::BeneficialOwnership),
             Some("name_match") => body(fields).map(Rule::NameMatch),
+            Some("unknown_owners") => body(fields).map(Rule::UnknownOwners),
             _ => Err(format!(
-                "unknown rule kind {kind}; expected \"sanctions\", \"jurisdiction\", \"beneficial_ownership\" or \"name_match\""
+                "unknown rule kind {kind}; expected \"sanctions\", \"jurisdiction\", \"beneficial_ownership\", \"name_match\" or \"unknown_owners\""
             )),
         }
         .map_err(D::Error::custom)
@@ -210,6 +212,7 @@ pub enum RuleKind {
     Jurisdiction,
     BeneficialOwnership,
     NameMatch,
+    UnknownOwners,
 }
 
 impl Rule {
@@ -219,6 +222,7 @@ impl Rule {
             Rule::Jurisdiction(r) => &r.id,
             Rule::BeneficialOwnership(r) => &r.id,
             Rule::NameMatch(r) => &r.id,
+            Rule::UnknownOwners(r) => &r.id,
         }
     }
 
@@ -228,6 +232,7 @@ impl Rule {
             Rule::Jurisdiction(_) => RuleKind::Jurisdiction,
             Rule::BeneficialOwnership(_) => RuleKind::BeneficialOwnership,
             Rule::NameMatch(_) => RuleKind::NameMatch,
+            Rule::UnknownOwners(_) => RuleKind::UnknownOwners,
         }
     }
 
@@ -260,7 +265,7 @@ impl Rule {
                 r.control,
                 r.review_threshold,
             )),
-            Rule::BeneficialOwnership(_) | Rule::NameMatch(_) => None,
+            Rule::BeneficialOwnership(_) | Rule::NameMatch(_) | Rule::UnknownOwners(_) => None,
         }
     }
 }
@@ -303,6 +308,38 @@ pub struct NameMatchRule {
 
 fn name_review_threshold() -> f64 {
     crate::matching::REVIEW_THRESHOLD
+}
+
+/// Owners declared unknown, withheld or exempt (a GLEIF reporting exception, a PSC statement,
+/// a BODS unspecified owner) on the screened entity, or on an owner whose effective share in
+/// it reaches `threshold`: a reason with `basis: "owners_unknown"` and the rule's `decision`.
+/// `reasons` are BODS `unspecifiedReason` codes, or `"*"` for all.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnknownOwnersRule {
+    pub id: RuleId,
+    #[serde(default = "twenty_five")]
+    pub threshold: f64,
+    #[serde(default = "yes")]
+    pub inclusive: bool,
+    #[serde(default = "any_reason")]
+    pub reasons: Vec<String>,
+    /// `review` (default) or `block`.
+    #[serde(default = "review_decision")]
+    pub decision: Decision,
+}
+
+impl UnknownOwnersRule {
+    pub fn counts(&self, reason: &str) -> bool {
+        self.reasons.iter().any(|r| r == "*" || r == reason)
+    }
+}
+
+fn any_reason() -> Vec<String> {
+    vec!["*".to_owned()]
+}
+fn review_decision() -> Decision {
+    Decision::Review
 }
 
 /// A policy as a client sends it.
@@ -380,6 +417,43 @@ impl PolicySpec {
                             "empty",
                             "name at least one field",
                         ));
+                    }
+                }
+                Rule::UnknownOwners(r) => {
+                    if !percent(r.threshold) {
+                        return Err(Invalid::new(
+                            at("threshold"),
+                            "invalid_threshold",
+                            "a threshold is a percentage in (0, 100]",
+                        ));
+                    }
+                    if r.decision == Decision::Clear {
+                        return Err(Invalid::new(
+                            at("decision"),
+                            "invalid_decision",
+                            "decision is \"review\" or \"block\"",
+                        ));
+                    }
+                    if r.reasons.is_empty() {
+                        return Err(Invalid::new(
+                            at("reasons"),
+                            "empty",
+                            "name at least one reason, or \"*\"",
+                        ));
+                    }
+                    for (j, reason) in r.reasons.iter().enumerate() {
+                        if reason != "*"
+                            && !crate::formats::UNSPECIFIED_REASONS.contains(&reason.as_str())
+                        {
+                            return Err(Invalid::new(
+                                at(&format!("reasons[{j}]")),
+                                "unknown_reason",
+                                format!(
+                                    "not a BODS unspecifiedReason code; one of {}",
+                                    crate::formats::UNSPECIFIED_REASONS.join(", ")
+                                ),
+                            ));
+                        }
                     }
                 }
                 Rule::BeneficialOwnership(r) => {

@@ -150,6 +150,9 @@ pub enum Basis {
     ReviewBand,
     /// A name or alias of the entity matches a list entry (see `candidates`).
     NameMatch,
+    /// A source declares the owners of the entity, or of an owner of it, unknown, withheld or
+    /// exempt (see `unknown_owners`).
+    OwnersUnknown,
 }
 
 /// One link of an ownership path.
@@ -190,6 +193,26 @@ pub struct Reason {
     /// The list entries whose names matched (`name_match` rules), best first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub candidates: Vec<ListMatch>,
+    /// The declarations behind an `owners_unknown` reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown_owners: Vec<UnknownOwnersRef>,
+}
+
+/// A source's declaration that an entity's owners are unknown, withheld or exempt.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct UnknownOwnersRef {
+    /// The entity whose owners are unknown.
+    pub entity: String,
+    /// Its effective share in the screened entity (100 for the entity itself).
+    pub effective_share: f64,
+    /// BODS `unspecifiedReason` code.
+    pub reason: String,
+    /// The source's own code (`NON_PUBLIC`, `psc-exempt-as-shares-admitted-on-market`, ...).
+    pub source_reason: String,
+    /// `gleif`, `uk-psc`, `bods`.
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<String>,
 }
 
 /// A list entry that matched a name, with how.

@@ -124,6 +124,27 @@ impl Listing {
     }
 }
 
+/// A source's declaration that an entity's owners are unknown, withheld or exempt.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UnknownOwner {
+    /// The declaration's key in the store.
+    pub key: i64,
+    /// BODS `unspecifiedReason` code.
+    pub reason: Box<str>,
+    pub source_reason: Box<str>,
+    pub source: Box<str>,
+    pub details: Option<Box<str>>,
+    pub valid_from: Option<NaiveDate>,
+    /// Exclusive.
+    pub valid_to: Option<NaiveDate>,
+}
+
+impl UnknownOwner {
+    pub fn valid_at(&self, d: NaiveDate) -> bool {
+        self.valid_from.is_none_or(|f| f <= d) && self.valid_to.is_none_or(|t| d < t)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ListMeta {
     pub key: i64,
@@ -164,6 +185,11 @@ pub enum GraphChange {
         entity: Box<str>,
         entry_key: i64,
     },
+    /// Every declaration of unknown owners the entity now has (none removes them).
+    SetUnknownOwners {
+        entity: Box<str>,
+        unknowns: Vec<UnknownOwner>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -201,6 +227,7 @@ pub struct BaseBuilder {
     hasher: hashbrown::DefaultHashBuilder,
     listings: std::collections::HashMap<NodeIx, Vec<Listing>>,
     lists: imbl::HashMap<i64, Arc<ListMeta>>,
+    unknowns: imbl::HashMap<Arc<str>, Arc<[UnknownOwner]>>,
 }
 
 impl BaseBuilder {
@@ -265,6 +292,10 @@ impl BaseBuilder {
         self.lists.insert(list.key, Arc::new(list));
     }
 
+    pub fn set_unknown_owners(&mut self, entity: &str, unknowns: Vec<UnknownOwner>) {
+        self.unknowns.insert(Arc::from(entity), unknowns.into());
+    }
+
     pub fn finish(self, version: i64) -> Snapshot {
         let base = Base {
             graph: self.graph,
@@ -280,6 +311,7 @@ impl BaseBuilder {
             },
             base: Arc::new(base),
             lists: self.lists,
+            unknowns: self.unknowns,
         }
     }
 }
@@ -308,6 +340,8 @@ pub struct Snapshot {
     base: Arc<Base>,
     overlay: Overlay,
     lists: imbl::HashMap<i64, Arc<ListMeta>>,
+    /// Declarations of unknown owners, by entity id (few entities have any).
+    unknowns: imbl::HashMap<Arc<str>, Arc<[UnknownOwner]>>,
 }
 
 impl Snapshot {
@@ -398,6 +432,11 @@ impl Snapshot {
 
     pub fn list(&self, key: i64) -> Option<&ListMeta> {
         self.lists.get(&key).map(|l| &**l)
+    }
+
+    /// Every declaration of unknown owners of the entity `id`, valid or not.
+    pub fn unknown_owners(&self, id: &str) -> &[UnknownOwner] {
+        self.unknowns.get(id).map_or(&[], |u| u)
     }
 
     /// Every list, in no particular order.
@@ -516,6 +555,14 @@ impl Snapshot {
                     .collect();
                 self.overlay.listings.insert(ix, rest.into());
             }
+            GraphChange::SetUnknownOwners { entity, unknowns } => {
+                if unknowns.is_empty() {
+                    self.unknowns.remove(&**entity);
+                } else {
+                    self.unknowns
+                        .insert(Arc::from(&**entity), unknowns.clone().into());
+                }
+            }
         }
         Ok(())
     }
@@ -549,6 +596,7 @@ impl Snapshot {
             }
         }
         b.lists = self.lists.clone();
+        b.unknowns = self.unknowns.clone();
         b.finish(self.version)
     }
 

@@ -18,7 +18,7 @@ use super::solve::{System, solve};
 use super::{path_steps, round};
 use crate::domain::{EntityKind, Holding, Interest, UboItem};
 
-fn shares(local: &Local, e: EdgeIndex) -> f64 {
+pub(super) fn shares(local: &Local, e: EdgeIndex) -> f64 {
     let edge = &local.graph[e];
     if edge.interest == Interest::Shares {
         edge.min / 100.0
@@ -29,7 +29,7 @@ fn shares(local: &Local, e: EdgeIndex) -> f64 {
 
 /// Effective share, as a fraction, between the target and every node: of each node in the
 /// target when `toward` is `Incoming` (owners), of the target in each node when `Outgoing`.
-fn effective(local: &Local, toward: Direction) -> Vec<f64> {
+pub(super) fn effective(local: &Local, toward: Direction) -> Vec<f64> {
     let g = &local.graph;
     let x = local.target;
     // v(n) = Σ over links joining n and x directly + Σ over links to other nodes m of w · v(m).
@@ -131,7 +131,7 @@ fn by_share(a: f64, a_id: &str, b: f64, b_id: &str) -> std::cmp::Ordering {
     b.total_cmp(&a).then_with(|| a_id.cmp(b_id))
 }
 
-fn capped_percent(fraction: f64) -> f64 {
+pub(super) fn capped_percent(fraction: f64) -> f64 {
     round((fraction * 100.0).min(100.0))
 }
 

@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use petgraph::Direction;
 use petgraph::graph::{Graph, NodeIndex};
 
-use super::graph::{Link, Listing, NodeData, NodeIx, Snapshot};
+use super::graph::{Link, Listing, NodeData, NodeIx, Snapshot, UnknownOwner};
 use crate::domain::Interest;
 
 /// An entity in a question: one of the graph's, or one described by the caller.
@@ -37,6 +37,8 @@ pub struct LocalNode<'s> {
     pub data: Cow<'s, NodeData>,
     /// Designations active at the question's date, on active lists.
     pub listings: Vec<&'s Listing>,
+    /// Declarations of unknown owners valid at the question's date.
+    pub unknowns: Vec<&'s UnknownOwner>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -95,7 +97,16 @@ impl<'s> Builder<'s> {
                     .iter()
                     .filter(|l| l.active_at(as_of) && snap.list(l.list).is_some_and(|m| m.active))
                     .collect();
-                let n = self.graph.add_node(LocalNode { data, listings });
+                let unknowns = snap
+                    .unknown_owners(&data.id)
+                    .iter()
+                    .filter(|u| u.valid_at(as_of))
+                    .collect();
+                let n = self.graph.add_node(LocalNode {
+                    data,
+                    listings,
+                    unknowns,
+                });
                 self.seen.insert(*ix, n);
                 self.queue.push(*ix);
                 n
@@ -103,6 +114,7 @@ impl<'s> Builder<'s> {
             Party::New(data) => self.graph.add_node(LocalNode {
                 data: Cow::Owned(data.clone()),
                 listings: Vec::new(),
+                unknowns: Vec::new(),
             }),
         }
     }

@@ -8,7 +8,8 @@
 //! - [`rules`]: the contract's section 4: sources, tainted sets, reasons;
 //! - [`holdings`]: effective ownership, owners, subsidiaries and UBOs;
 //! - [`solve`]: the linear fixpoint through cycles that both of the above use;
-//! - [`paths`]: the strongest paths that explain an answer.
+//! - [`paths`]: the strongest paths that explain an answer;
+//! - [`unknowns`]: owners a source declares unknown, on the entity or a large owner of it.
 
 pub mod graph;
 pub mod holdings;
@@ -16,9 +17,11 @@ pub mod local;
 pub mod paths;
 pub mod rules;
 pub mod solve;
+pub mod unknowns;
 
 pub use graph::{
     BaseBuilder, EdgeData, GraphChange, Link, ListMeta, Listing, NodeData, NodeIx, Snapshot,
+    UnknownOwner,
 };
 pub use local::{Declared, Local, Party};
 
@@ -38,7 +41,10 @@ pub struct Outcome {
 pub fn screen(local: &Local, rules: &[Rule]) -> Outcome {
     let reasons: Vec<Reason> = rules
         .iter()
-        .filter_map(|r| rules::evaluate(local, r))
+        .filter_map(|r| match r {
+            Rule::UnknownOwners(u) => unknowns::evaluate(local, u),
+            _ => rules::evaluate(local, r),
+        })
         .collect();
     let decision = reasons
         .iter()

@@ -44,8 +44,8 @@ impl Sources<'_> {
                 persons: r.include_persons,
             }),
             // Name matching needs the name index, which the engine does not hold: the service
-            // evaluates it (crate::app).
-            Rule::BeneficialOwnership(_) | Rule::NameMatch(_) => None,
+            // evaluates it (crate::app). Unknown owners are `super::unknowns`.
+            Rule::BeneficialOwnership(_) | Rule::NameMatch(_) | Rule::UnknownOwners(_) => None,
         }
     }
 
@@ -382,6 +382,7 @@ fn self_reason(local: &Local, rule: &Rule, sources: &Sources) -> Reason {
         message,
         listings,
         candidates: Vec::new(),
+        unknown_owners: Vec::new(),
     }
 }
 
@@ -451,8 +452,11 @@ fn explain(
             "{share}% attributable to {who} (review at {}% or more)",
             percent(test.review_threshold.unwrap_or(0.0))
         ),
-        Basis::Listed | Basis::Located | Basis::NameMatch => {
-            unreachable!("self reasons are built by self_reason, name matches by crate::names")
+        Basis::Listed | Basis::Located | Basis::NameMatch | Basis::OwnersUnknown => {
+            unreachable!(
+                "self reasons are built by self_reason, name matches by crate::names, unknown \
+                 owners by super::unknowns"
+            )
         }
     };
     Reason {
@@ -470,6 +474,7 @@ fn explain(
         message,
         listings: Vec::new(),
         candidates: Vec::new(),
+        unknown_owners: Vec::new(),
     }
 }
 

@@ -157,6 +157,23 @@ impl TestApp {
         }
     }
 
+    /// Screens `entity` on a second service started on the same database, as after a
+    /// restart: what it answers comes from the store alone.
+    pub async fn screen_after_restart(&self, entity: &str) -> Value {
+        let state = AppState::start(self.state.db.clone()).await.unwrap();
+        let req = Request::builder()
+            .method("POST")
+            .uri("/v1/screenings")
+            .header("content-type", "application/json")
+            .header("x-actor", "tester")
+            .body(Body::from(json!({"entity": entity}).to_string()))
+            .unwrap();
+        let resp = ownergraph::http::router(state).oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
         let req = Request::builder()
             .method(method)

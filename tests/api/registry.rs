@@ -325,3 +325,81 @@ async fn a_name_alone_makes_a_possible_match_never_a_merge() {
     assert_eq!(page["statements"].as_array().unwrap().len(), 0, "{page}");
     assert!(page["ownerships"].as_array().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn owners_declared_unknown_are_a_screening_reason() {
+    let app = TestApp::new().await;
+    // 00000010 is held 75–100% by 00000011, which states that its own PSC's details are not
+    // confirmed.
+    let file = [
+        psc_line(
+            "00000010",
+            json!({
+                "kind": "corporate-entity-person-with-significant-control",
+                "name": "Holdco Eleven Limited",
+                "identification": {"country_registered": "England", "place_registered": "Companies House",
+                                   "registration_number": "00000011", "legal_form": "Limited company"},
+                "natures_of_control": ["ownership-of-shares-75-to-100-percent"],
+                "notified_on": "2017-01-01",
+                "links": {"self": "/company/00000010/persons-with-significant-control/corporate-entity/h11"}
+            }),
+        ),
+        psc_line(
+            "00000011",
+            json!({
+                "kind": "persons-with-significant-control-statement",
+                "statement": "psc-details-not-confirmed",
+                "notified_on": "2018-02-01",
+                "links": {"self": "/company/00000011/persons-with-significant-control-statements/s1"}
+            }),
+        ),
+    ]
+    .join("\n");
+    let (s, summary) = import(&app, "psc", &file).await;
+    assert_eq!(s, StatusCode::OK, "{summary}");
+    assert_eq!(summary["declared_unknowns"]["added"], 1, "{summary}");
+
+    app.policy(json!([{"id": "opaque-owners", "kind": "unknown_owners", "threshold": 25}]))
+        .await;
+    let screening = app.screen("uk-psc:GB:00000010").await;
+    assert_eq!(screening["decision"], "review", "{screening}");
+    let r = reason(&screening, "opaque-owners").unwrap();
+    assert_eq!(r["basis"], "owners_unknown");
+    assert_eq!(r["sources"], json!(["uk-psc:GB:00000011"]));
+    assert_eq!(r["share"], 75.0);
+    assert_eq!(r["paths"][0][0]["owner"], "uk-psc:GB:00000011");
+    let declared = &r["unknown_owners"][0];
+    assert_eq!(declared["source_reason"], "psc-details-not-confirmed");
+    assert_eq!(
+        declared["reason"],
+        "subjectUnableToConfirmOrIdentifyBeneficialOwner"
+    );
+    assert_eq!(declared["source"], "uk-psc");
+
+    // Before the statement was made, and under a rule that counts other reasons only, clear.
+    let (_, early) = app
+        .post(
+            "/v1/screenings",
+            json!({"entity": "uk-psc:GB:00000010", "as_of": "2018-01-31"}),
+        )
+        .await;
+    assert_eq!(early["decision"], "clear", "{early}");
+    app.policy(json!([{"id": "opaque-owners", "kind": "unknown_owners",
+                       "reasons": ["noBeneficialOwners"]}]))
+        .await;
+    assert_eq!(app.screen("uk-psc:GB:00000010").await["decision"], "clear");
+    let (s, b) = app
+        .put(
+            "/v1/policy",
+            json!({"rules": [{"id": "u", "kind": "unknown_owners", "reasons": ["nobody"]}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["error"]["field"], "rules[0].reasons[0]");
+
+    // A restarted service loads the declarations from the store.
+    app.policy(json!([{"id": "opaque-owners", "kind": "unknown_owners"}]))
+        .await;
+    let again = app.screen_after_restart("uk-psc:GB:00000010").await;
+    assert_eq!(again["decision"], "review", "{again}");
+}
