@@ -679,7 +679,9 @@ fn basis_slot(b: Basis) -> usize {
         Basis::PossiblyOwned => 3,
         Basis::Controlled => 4,
         Basis::ReviewBand => 5,
-        Basis::NameMatch => unreachable!("the engine never matches names"),
+        Basis::NameMatch | Basis::OwnersUnknown => {
+            unreachable!("the reference covers the ownership rules only")
+        }
     }
 }
 
