@@ -13,6 +13,7 @@ pub mod entities;
 pub mod imports;
 pub mod lists;
 pub mod load;
+pub mod matches;
 pub mod ownerships;
 pub mod policy;
 pub mod registry;

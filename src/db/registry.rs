@@ -774,216 +774,15 @@ impl<'a> Importer<'a> {
     }
 
     async fn keep_store_statements(&mut self, pks: &[i64]) -> Result<(), DbError> {
-        if pks.is_empty() {
-            return Ok(());
-        }
-        let rows: Vec<EntityRow> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM entities e WHERE pk = ANY($1)
-                 AND NOT EXISTS (SELECT 1 FROM entity_sources s WHERE s.entity_pk = e.pk)"
-        ))
-        .bind(pks)
-        .fetch_all(&mut *self.tx)
-        .await?;
-        let mut w = SourceWrites::default();
-        for r in rows {
-            let pk = r.pk;
-            let e = Entity::try_from(r)?;
-            w.insert.push((
-                pk,
-                e.id.to_string(),
-                false,
-                Statement::of_entity(&e),
-                "record",
-            ));
-        }
-        w.write(&mut self.tx, "store").await
+        keep_store_statements(&mut self.tx, pks).await
     }
 
     /// Recomputes the touched entities' fields from their statements and writes those that
     /// changed, with their graph and name-index changes.
     async fn refold(&mut self, pks: &[i64], new_pks: &[i64]) -> Result<(), DbError> {
-        if pks.is_empty() {
-            return Ok(());
-        }
-        let rows: Vec<SourceRow> = sqlx::query_as(
-            "SELECT pk, entity_pk, source, placeholder, statement FROM entity_sources
-             WHERE entity_pk = ANY($1)",
-        )
-        .bind(pks)
-        .fetch_all(&mut *self.tx)
-        .await?;
-        let mut by_entity: HashMap<i64, Vec<&SourceRow>> = HashMap::new();
-        for r in &rows {
-            by_entity.entry(r.entity_pk).or_default().push(r);
-        }
-        let current: Vec<EntityRow> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM entities WHERE pk = ANY($1)"
-        ))
-        .bind(pks)
-        .fetch_all(&mut *self.tx)
-        .await?;
         let new: HashSet<i64> = new_pks.iter().copied().collect();
-        let mut wanted: Vec<(i64, Fields, Fields)> = Vec::new();
-        for row in current {
-            let pk = row.pk;
-            let entity = Entity::try_from(row)?;
-            let now = Fields::of_entity(&entity);
-            let Some(statements) = by_entity.get(&pk) else {
-                continue;
-            };
-            let folded = fold(
-                statements
-                    .iter()
-                    .map(|r| (r.source.as_str(), r.placeholder, r.pk, &r.statement.0))
-                    .collect(),
-            );
-            if let Some(f) = folded
-                && (f != now || new.contains(&pk))
-            {
-                wanted.push((pk, now, f));
-            }
-        }
-        self.drop_taken_identifiers(&mut wanted).await?;
-        let updates: Vec<(i64, Fields)> = wanted
-            .into_iter()
-            .filter(|(pk, now, f)| f != now || new.contains(pk))
-            .map(|(pk, _, f)| (pk, f))
-            .collect();
-        if updates.is_empty() {
-            return Ok(());
-        }
-        let mut pks_ = Vec::new();
-        let mut kinds = Vec::new();
-        let mut names = Vec::new();
-        let mut aliases = Vec::new();
-        let mut jurisdictions = Vec::new();
-        let mut headquarters = Vec::new();
-        let mut identifiers = Vec::new();
-        let mut search = Vec::new();
-        for (pk, f) in &updates {
-            pks_.push(*pk);
-            kinds.push(f.kind.as_str());
-            names.push(f.name.as_str());
-            aliases.push(serde_json::to_value(&f.aliases.0).unwrap_or_default());
-            jurisdictions.push(f.jurisdiction.map(|j| j.to_string()));
-            headquarters.push(f.headquarters.map(|j| j.to_string()));
-            identifiers.push(serde_json::to_value(&f.identifiers).unwrap_or_default());
-            search.push(search_text(&f.name, &f.aliases));
-            if !new.contains(pk) {
-                self.summary.entities_updated += 1;
-            }
-        }
-        let rows: Vec<EntityRow> = sqlx::query_as(&format!(
-            "UPDATE entities e SET kind = q.kind, name = q.name,
-                 aliases = ARRAY(SELECT jsonb_array_elements_text(q.aliases)),
-                 jurisdiction = q.jurisdiction, headquarters = q.headquarters,
-                 identifiers = q.identifiers, search = q.search, updated_at = now()
-             FROM unnest($1::bigint[], $2::text[], $3::text[], $4::jsonb[], $5::text[],
-                         $6::text[], $7::jsonb[], $8::text[])
-                 AS q(pk, kind, name, aliases, jurisdiction, headquarters, identifiers, search)
-             WHERE e.pk = q.pk
-             RETURNING {}",
-            COLUMNS
-                .split(", ")
-                .map(|c| format!("e.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-        .bind(&pks_)
-        .bind(&kinds)
-        .bind(&names)
-        .bind(&aliases)
-        .bind(&jurisdictions)
-        .bind(&headquarters)
-        .bind(&identifiers)
-        .bind(&search)
-        .fetch_all(&mut *self.tx)
-        .await
-        .map_err(super::on_constraint)?;
-        self.wrote = true;
-        for row in rows {
-            let pk = row.pk;
-            let e = Entity::try_from(row)?;
-            self.touch(e.id.as_str());
-            self.change(GraphChange::UpsertEntity { node: node(pk, &e) });
-            if !self.too_many {
-                self.names.push(NameChange::Entity {
-                    key: pk,
-                    id: e.id.as_str().into(),
-                    party: Record::of_entity(&e),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// An LEI or a registration number that another live entity holds is not copied onto
-    /// this one: the entity keeps what it had, and the pair becomes a possible match.
-    async fn drop_taken_identifiers(
-        &mut self,
-        wanted: &mut [(i64, Fields, Fields)],
-    ) -> Result<(), DbError> {
-        let mut leis: Vec<(i64, String)> = Vec::new();
-        let mut regs: Vec<(i64, String, String)> = Vec::new();
-        for (pk, now, f) in wanted.iter() {
-            if let Some(l) = f.lei()
-                && now.lei() != Some(l)
-            {
-                leis.push((*pk, l.to_owned()));
-            }
-            if let Some((j, r)) = f.registration()
-                && now.registration().as_ref().map(|(a, b)| (a.as_str(), *b))
-                    != Some((j.as_str(), r))
-            {
-                regs.push((*pk, j, r.to_owned()));
-            }
-        }
-        if leis.is_empty() && regs.is_empty() {
-            return Ok(());
-        }
-        let (lei_pks, lei_values): (Vec<i64>, Vec<String>) = leis.into_iter().unzip();
-        let taken_lei: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT q.pk, e.pk FROM unnest($1::bigint[], $2::text[]) AS q(pk, lei)
-             JOIN entities e ON e.identifiers->>'lei' = q.lei
-             WHERE e.deleted_at IS NULL AND e.identifiers ? 'lei' AND e.pk <> q.pk",
-        )
-        .bind(&lei_pks)
-        .bind(&lei_values)
-        .fetch_all(&mut *self.tx)
-        .await?;
-        let mut reg_pks = Vec::new();
-        let mut reg_j = Vec::new();
-        let mut reg_n = Vec::new();
-        for (pk, j, n) in regs {
-            reg_pks.push(pk);
-            reg_j.push(j);
-            reg_n.push(n);
-        }
-        let taken_reg: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT q.pk, e.pk FROM unnest($1::bigint[], $2::text[], $3::text[]) AS q(pk, j, n)
-             JOIN entities e ON e.jurisdiction = q.j AND e.identifiers->>'registration_number' = q.n
-             WHERE e.deleted_at IS NULL AND e.identifiers ? 'registration_number'
-               AND e.jurisdiction IS NOT NULL AND e.pk <> q.pk",
-        )
-        .bind(&reg_pks)
-        .bind(&reg_j)
-        .bind(&reg_n)
-        .fetch_all(&mut *self.tx)
-        .await?;
-        let lei_taken: HashSet<i64> = taken_lei.iter().map(|(pk, _)| *pk).collect();
-        let reg_taken: HashSet<i64> = taken_reg.iter().map(|(pk, _)| *pk).collect();
-        for (pk, now, f) in wanted.iter_mut() {
-            if lei_taken.contains(pk) {
-                restore(&mut f.identifiers, &now.identifiers, "lei");
-            }
-            if reg_taken.contains(pk) {
-                restore(&mut f.identifiers, &now.identifiers, "registration_number");
-                if f.registration().is_some() && f.jurisdiction != now.jurisdiction {
-                    f.jurisdiction = now.jurisdiction;
-                }
-            }
-        }
-        for (pk, other) in taken_lei.into_iter().chain(taken_reg) {
+        let out = refold(&mut self.tx, pks, &new).await?;
+        for (pk, other) in out.conflicts {
             self.possible_match(
                 pk,
                 other,
@@ -994,6 +793,21 @@ impl<'a> Importer<'a> {
                 }),
             )
             .await?;
+        }
+        for (pk, e) in out.updated {
+            self.wrote = true;
+            if !new.contains(&pk) {
+                self.summary.entities_updated += 1;
+            }
+            self.touch(e.id.as_str());
+            self.change(GraphChange::UpsertEntity { node: node(pk, &e) });
+            if !self.too_many {
+                self.names.push(NameChange::Entity {
+                    key: pk,
+                    id: e.id.as_str().into(),
+                    party: Record::of_entity(&e),
+                });
+            }
         }
         Ok(())
     }
@@ -1593,6 +1407,222 @@ impl<'a> Importer<'a> {
         };
         Ok((self.summary, Some(committed)))
     }
+}
+
+/// Entities named by a registry for the first time keep what the store said as their `store`
+/// statement (an entity that already has statements is left alone).
+pub(crate) async fn keep_store_statements(tx: &mut Tx, pks: &[i64]) -> Result<(), DbError> {
+    if pks.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<EntityRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM entities e WHERE pk = ANY($1)
+             AND NOT EXISTS (SELECT 1 FROM entity_sources s WHERE s.entity_pk = e.pk)"
+    ))
+    .bind(pks)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut w = SourceWrites::default();
+    for r in rows {
+        let pk = r.pk;
+        let e = Entity::try_from(r)?;
+        w.insert.push((
+            pk,
+            e.id.to_string(),
+            false,
+            Statement::of_entity(&e),
+            "record",
+        ));
+    }
+    w.write(tx, "store").await
+}
+
+/// What [`refold`] wrote.
+#[derive(Default)]
+pub(crate) struct Refolded {
+    /// Entities whose fields changed (or were new), as now stored.
+    pub updated: Vec<(i64, Entity)>,
+    /// `(entity, other)`: an identifier the entity's sources give it that `other` holds.
+    pub conflicts: Vec<(i64, i64)>,
+}
+
+/// Recomputes the entities' fields from their statements ([`fold`]) and writes those that
+/// changed (and every one in `new`).
+pub(crate) async fn refold(
+    tx: &mut Tx,
+    pks: &[i64],
+    new: &HashSet<i64>,
+) -> Result<Refolded, DbError> {
+    if pks.is_empty() {
+        return Ok(Refolded::default());
+    }
+    let rows: Vec<SourceRow> = sqlx::query_as(
+        "SELECT pk, entity_pk, source, placeholder, statement FROM entity_sources
+         WHERE entity_pk = ANY($1)",
+    )
+    .bind(pks)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut by_entity: HashMap<i64, Vec<&SourceRow>> = HashMap::new();
+    for r in &rows {
+        by_entity.entry(r.entity_pk).or_default().push(r);
+    }
+    let current: Vec<EntityRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM entities WHERE pk = ANY($1)"
+    ))
+    .bind(pks)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut wanted: Vec<(i64, Fields, Fields)> = Vec::new();
+    for row in current {
+        let pk = row.pk;
+        let entity = Entity::try_from(row)?;
+        let now = Fields::of_entity(&entity);
+        let Some(statements) = by_entity.get(&pk) else {
+            continue;
+        };
+        let folded = fold(
+            statements
+                .iter()
+                .map(|r| (r.source.as_str(), r.placeholder, r.pk, &r.statement.0))
+                .collect(),
+        );
+        if let Some(f) = folded
+            && (f != now || new.contains(&pk))
+        {
+            wanted.push((pk, now, f));
+        }
+    }
+    let conflicts = drop_taken_identifiers(tx, &mut wanted).await?;
+    let updates: Vec<(i64, Fields)> = wanted
+        .into_iter()
+        .filter(|(pk, now, f)| f != now || new.contains(pk))
+        .map(|(pk, _, f)| (pk, f))
+        .collect();
+    if updates.is_empty() {
+        return Ok(Refolded {
+            updated: Vec::new(),
+            conflicts,
+        });
+    }
+    let mut pks_ = Vec::new();
+    let mut kinds = Vec::new();
+    let mut names = Vec::new();
+    let mut aliases = Vec::new();
+    let mut jurisdictions = Vec::new();
+    let mut headquarters = Vec::new();
+    let mut identifiers = Vec::new();
+    let mut search = Vec::new();
+    for (pk, f) in &updates {
+        pks_.push(*pk);
+        kinds.push(f.kind.as_str());
+        names.push(f.name.as_str());
+        aliases.push(serde_json::to_value(&f.aliases.0).unwrap_or_default());
+        jurisdictions.push(f.jurisdiction.map(|j| j.to_string()));
+        headquarters.push(f.headquarters.map(|j| j.to_string()));
+        identifiers.push(serde_json::to_value(&f.identifiers).unwrap_or_default());
+        search.push(search_text(&f.name, &f.aliases));
+    }
+    let rows: Vec<EntityRow> = sqlx::query_as(&format!(
+        "UPDATE entities e SET kind = q.kind, name = q.name,
+             aliases = ARRAY(SELECT jsonb_array_elements_text(q.aliases)),
+             jurisdiction = q.jurisdiction, headquarters = q.headquarters,
+             identifiers = q.identifiers, search = q.search, updated_at = now()
+         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::jsonb[], $5::text[],
+                     $6::text[], $7::jsonb[], $8::text[])
+             AS q(pk, kind, name, aliases, jurisdiction, headquarters, identifiers, search)
+         WHERE e.pk = q.pk
+         RETURNING {}",
+        COLUMNS
+            .split(", ")
+            .map(|c| format!("e.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .bind(&pks_)
+    .bind(&kinds)
+    .bind(&names)
+    .bind(&aliases)
+    .bind(&jurisdictions)
+    .bind(&headquarters)
+    .bind(&identifiers)
+    .bind(&search)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(super::on_constraint)?;
+    let updated = rows
+        .into_iter()
+        .map(|row| Ok((row.pk, Entity::try_from(row)?)))
+        .collect::<Result<_, DbError>>()?;
+    Ok(Refolded { updated, conflicts })
+}
+
+/// An LEI or a registration number that another live entity holds is not copied onto an
+/// entity: it keeps what it had, and the pair is returned, to become a possible match.
+async fn drop_taken_identifiers(
+    tx: &mut Tx,
+    wanted: &mut [(i64, Fields, Fields)],
+) -> Result<Vec<(i64, i64)>, DbError> {
+    let mut leis: Vec<(i64, String)> = Vec::new();
+    let mut regs: Vec<(i64, String, String)> = Vec::new();
+    for (pk, now, f) in wanted.iter() {
+        if let Some(l) = f.lei()
+            && now.lei() != Some(l)
+        {
+            leis.push((*pk, l.to_owned()));
+        }
+        if let Some((j, r)) = f.registration()
+            && now.registration().as_ref().map(|(a, b)| (a.as_str(), *b)) != Some((j.as_str(), r))
+        {
+            regs.push((*pk, j, r.to_owned()));
+        }
+    }
+    if leis.is_empty() && regs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (lei_pks, lei_values): (Vec<i64>, Vec<String>) = leis.into_iter().unzip();
+    let taken_lei: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT q.pk, e.pk FROM unnest($1::bigint[], $2::text[]) AS q(pk, lei)
+         JOIN entities e ON e.identifiers->>'lei' = q.lei
+         WHERE e.deleted_at IS NULL AND e.identifiers ? 'lei' AND e.pk <> q.pk",
+    )
+    .bind(&lei_pks)
+    .bind(&lei_values)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut reg_pks = Vec::new();
+    let mut reg_j = Vec::new();
+    let mut reg_n = Vec::new();
+    for (pk, j, n) in regs {
+        reg_pks.push(pk);
+        reg_j.push(j);
+        reg_n.push(n);
+    }
+    let taken_reg: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT q.pk, e.pk FROM unnest($1::bigint[], $2::text[], $3::text[]) AS q(pk, j, n)
+         JOIN entities e ON e.jurisdiction = q.j AND e.identifiers->>'registration_number' = q.n
+         WHERE e.deleted_at IS NULL AND e.identifiers ? 'registration_number'
+           AND e.jurisdiction IS NOT NULL AND e.pk <> q.pk",
+    )
+    .bind(&reg_pks)
+    .bind(&reg_j)
+    .bind(&reg_n)
+    .fetch_all(&mut **tx)
+    .await?;
+    let lei_taken: HashSet<i64> = taken_lei.iter().map(|(pk, _)| *pk).collect();
+    let reg_taken: HashSet<i64> = taken_reg.iter().map(|(pk, _)| *pk).collect();
+    for (pk, now, f) in wanted.iter_mut() {
+        if lei_taken.contains(pk) {
+            restore(&mut f.identifiers, &now.identifiers, "lei");
+        }
+        if reg_taken.contains(pk) {
+            restore(&mut f.identifiers, &now.identifiers, "registration_number");
+            if f.registration().is_some() && f.jurisdiction != now.jurisdiction {
+                f.jurisdiction = now.jurisdiction;
+            }
+        }
+    }
+    Ok(taken_lei.into_iter().chain(taken_reg).collect())
 }
 
 #[derive(FromRow)]

@@ -94,7 +94,8 @@ pub struct EntitySources {
     pub possible_matches: Vec<PossibleMatch>,
 }
 
-const MATCH_SELECT: &str = "SELECT m.pk AS id, a.id AS entity, b.id AS candidate, m.basis, m.score,
+pub(crate) const MATCH_SELECT: &str =
+    "SELECT m.pk AS id, a.id AS entity, b.id AS candidate, m.basis, m.score,
         m.explanation, m.status, m.decided_by, m.decided_at, m.note
     FROM possible_matches m JOIN entities a ON a.pk = m.entity_pk
     JOIN entities b ON b.pk = m.candidate_pk";

@@ -52,6 +52,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(entities::ubo))
         .routes(routes!(entities::history))
         .routes(routes!(registry::sources))
+        .routes(routes!(registry::matches))
+        .routes(routes!(registry::decide))
         .routes(routes!(ownerships::create, ownerships::list))
         .routes(routes!(ownerships::get, ownerships::delete))
         .routes(routes!(lists::create, lists::list))

@@ -1,17 +1,19 @@
-//! Registry imports (`/v1/imports`) and where an entity's facts came from.
+//! Registry imports (`/v1/imports`), where an entity's facts came from, and the possible
+//! matches that a person confirms or rejects.
 
 use axum::extract::{Path, Request, State};
-use serde::Deserialize;
-use utoipa::IntoParams;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::entity_id;
 use super::error::{ApiError, ApiResult, ErrorBody};
-use super::extract::{Actor, Query};
+use super::extract::{Actor, Json, Query};
 use super::lists::read_files;
+use super::{entity_id, page_limit};
 use crate::app::AppState;
 use crate::db;
+use crate::db::matches::MatchDecision;
 use crate::db::registry::RegistryImportSummary;
-use crate::db::sources::EntitySources;
+use crate::db::sources::{EntitySources, PossibleMatch};
 use crate::import::registry::{Input, RegistryFormat};
 
 #[derive(Deserialize, IntoParams)]
@@ -63,4 +65,66 @@ pub async fn sources(
 ) -> ApiResult<axum::Json<EntitySources>> {
     let id = entity_id(&id)?;
     Ok(axum::Json(db::sources::sources(&s.db, id.as_str()).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MatchParams {
+    /// `pending`, `confirmed` or `rejected`.
+    status: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MatchPage {
+    items: Vec<PossibleMatch>,
+    next_cursor: Option<String>,
+}
+
+/// Pairs of entities that may be one, oldest first: a record without identifiers whose name
+/// matched an entity of its jurisdiction, or identifiers that name two entities.
+#[utoipa::path(get, path = "/v1/possible-matches", tag = "imports", params(MatchParams),
+    responses((status = 200, body = MatchPage), (status = 422, body = ErrorBody)))]
+pub async fn matches(
+    State(s): State<AppState>,
+    Query(q): Query<MatchParams>,
+) -> ApiResult<axum::Json<MatchPage>> {
+    let limit = page_limit(q.limit)?;
+    if let Some(st) = q.status.as_deref()
+        && !["pending", "confirmed", "rejected"].contains(&st)
+    {
+        return Err(ApiError::invalid(
+            "status",
+            "invalid_status",
+            "status is pending, confirmed or rejected",
+        ));
+    }
+    let page = db::matches::list(&s.db, q.status.as_deref(), limit, q.cursor.as_deref()).await?;
+    Ok(axum::Json(MatchPage {
+        items: page.items,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// Decide a possible match. `confirmed` merges the newer entity into the older: its sources,
+/// ownerships, declared interests and unknowns, and list designations move; the newer one is
+/// deleted (its history stays). `rejected` keeps both. 409 when already decided, or when the
+/// merge would take the shares held in the survivor past 100%.
+#[utoipa::path(post, path = "/v1/possible-matches/{id}/decisions", tag = "imports",
+    params(("id" = i64, Path)), request_body = MatchDecision,
+    responses((status = 200, body = PossibleMatch), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn decide(
+    State(s): State<AppState>,
+    Actor(actor): Actor,
+    Path(id): Path<String>,
+    Json(d): Json<MatchDecision>,
+) -> ApiResult<axum::Json<PossibleMatch>> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::NotFound(format!("possible match '{id}' not found"), None))?;
+    let (decided, committed) = db::matches::decide(&s.db, &actor, id, d).await?;
+    s.publish(committed).await?;
+    Ok(axum::Json(decided))
 }

@@ -324,6 +324,68 @@ async fn a_name_alone_makes_a_possible_match_never_a_merge() {
     // Not merged: the store's entity has no registry statement and no ownership.
     assert_eq!(page["statements"].as_array().unwrap().len(), 0, "{page}");
     assert!(page["ownerships"].as_array().unwrap().is_empty());
+    let newcomer = m["entity"].as_str().unwrap().to_owned();
+    assert_eq!(m["candidate"], "northwind-ky");
+
+    // The pair waits in the review queue until a person decides.
+    let (s, queue) = app.get("/v1/possible-matches?status=pending").await;
+    assert_eq!(s, StatusCode::OK, "{queue}");
+    assert_eq!(queue["items"].as_array().unwrap().len(), 1);
+    let id = queue["items"][0]["id"].as_i64().unwrap();
+    let decide = |decision: &str| json!({"decision": decision, "note": "same Cayman company, checked the register"});
+    let (s, decided) = app
+        .post(
+            &format!("/v1/possible-matches/{id}/decisions"),
+            decide("confirmed"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{decided}");
+    assert_eq!(decided["status"], "confirmed");
+    assert_eq!(decided["decided_by"], "tester");
+
+    // Merged into the older entity: the registry's statement and its holding moved there.
+    let (s, _) = app.get(&format!("/v1/entities/{newcomer}")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let page = sources(&app, "northwind-ky").await;
+    let said: Vec<(&str, &str)> = page["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["source"].as_str().unwrap(),
+                s["resolved_by"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(said.contains(&("uk-psc", "merged")), "{page}");
+    assert_eq!(page["ownerships"][0]["owner"], "northwind-ky", "{page}");
+    assert_eq!(page["ownerships"][0]["owned"], "uk-psc:GB:07654321");
+    let (_, entity) = app.get("/v1/entities/northwind-ky").await;
+    assert_eq!(entity["name"], "Northwind Trading Limited");
+    assert_eq!(
+        entity["aliases"],
+        json!(["Northwind Trading Ltd"]),
+        "{entity}"
+    );
+    // The graph follows: listing the survivor now taints what the record said it holds.
+    app.policy(json!([ofac_50()])).await;
+    app.list("northwind-ky").await;
+    let held = app.screen("uk-psc:GB:07654321").await;
+    assert_eq!(held["decision"], "block", "{held}");
+
+    // A decision is made once.
+    let (s, b) = app
+        .post(
+            &format!("/v1/possible-matches/{id}/decisions"),
+            decide("rejected"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{b}");
+    let (s, _) = app
+        .post("/v1/possible-matches/999999/decisions", decide("rejected"))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
