@@ -1329,6 +1329,9 @@ pub struct Publication {
 ///   reason of [`bods_unspecified_reason`] and the details as description (a non-BODS reason
 ///   put before them, `NON_PUBLIC; ...`, so that reading back restores it).
 ///
+/// A link owning a person, or a declared unknown about a person, is not written: a BODS
+/// relationship's subject is an entity.
+///
 /// What BODS cannot carry, so `parse_bods(write_bods(r))` differs from `r` in: `source`
 /// (`bods`), `placeholder` (false), `notes`, the link ids of a pair with several links not
 ///   numbered `R/1`..`R/n` (BODS interests have no ids), a control link whose details start
@@ -1348,9 +1351,20 @@ pub fn write_bods(
     for party in &registry.parties {
         w.party(party)?;
     }
+    // Written as person records, so never a relationship's subject.
+    let persons: HashSet<&str> = registry
+        .parties
+        .iter()
+        .filter(|p| p.kind == EntityKind::Person && !p.placeholder)
+        .map(|p| p.id.as_str())
+        .collect();
     let mut groups: Vec<Vec<&RegistryLink>> = Vec::new();
     let mut index: HashMap<(&str, &str), usize> = HashMap::new();
-    for link in &registry.links {
+    for link in registry
+        .links
+        .iter()
+        .filter(|l| !persons.contains(l.owned.as_str()))
+    {
         let key = (link.owner.as_str(), link.owned.as_str());
         match index.get(&key) {
             Some(&i) => groups[i].push(link),
@@ -1363,7 +1377,11 @@ pub fn write_bods(
     for group in &groups {
         w.links(group)?;
     }
-    for unknown in &registry.unknowns {
+    for unknown in registry
+        .unknowns
+        .iter()
+        .filter(|u| !persons.contains(u.subject.as_str()))
+    {
         w.unknown(unknown)?;
     }
     w.out.write_all(b"\n]\n")
@@ -1999,9 +2017,10 @@ mod tests {
     fn a_reference_to_a_later_record_is_an_error() {
         let bytes = std::fs::read(dir("bods-v0.4-examples/joint-ownership.json")).unwrap();
         let mut statements: Vec<Value> = serde_json::from_slice(&bytes).unwrap();
-        let rel = statements.remove(2);
-        statements.push(rel.clone());
-        let moved = serde_json::to_vec(&statements[..3]).unwrap();
+        // The relationship naming Natalie Coleman, before her person statement.
+        let rel = statements.remove(5);
+        statements.insert(3, rel.clone());
+        let moved = serde_json::to_vec(&statements).unwrap();
         let e = parse_bods("j.json", &moved).unwrap_err();
         let id = rel["statementId"].as_str().unwrap();
         assert!(e.at.contains(id), "{e}");
@@ -2159,7 +2178,8 @@ mod tests {
                 r.links.push(RegistryLink {
                     id: format!("l{n}"),
                     owner: format!("p{}", n % 7),
-                    owned: format!("p{}", (n + 1) % 7),
+                    // p1 is the person.
+                    owned: format!("p{}", [0, 2, 3, 4, 5, 6][n % 6]),
                     interest,
                     share: ShareBounds {
                         min: Some(25.0),
@@ -2189,7 +2209,13 @@ mod tests {
                 valid_to: day("2024-05-01"),
             });
         }
-        let back = round_trip("synthetic", &r);
+        let mut with_person = r.clone();
+        with_person.links.push(RegistryLink {
+            id: "to-person".to_owned(),
+            owned: "p1".to_owned(),
+            ..r.links[0].clone()
+        });
+        let back = round_trip("synthetic", &with_person);
         let ids = |r: &Registry| -> Vec<Registry> {
             let mut r = comparable(r);
             for l in &mut r.links {
