@@ -1982,6 +1982,63 @@ mod tests {
     }
 
     #[test]
+    fn an_interested_party_must_be_an_entity_or_person() {
+        let bytes = std::fs::read(dir(
+            "bods-checks-agpl/statement_relationship_interested_party_entity_or_person-invalid-2.json",
+        ))
+        .unwrap();
+        let mut statements: Vec<Value> = serde_json::from_slice(&bytes).unwrap();
+        // The file also gives an entity a beneficial-ownership flag; drop it to reach the
+        // relationship naming a relationship.
+        for s in &mut statements {
+            if let Some(interests) = s["recordDetails"]["interests"].as_array_mut() {
+                for i in interests {
+                    i["beneficialOwnershipOrControl"] = json!(false);
+                }
+            }
+        }
+        let e = parse_bods("r.json", &serde_json::to_vec(&statements).unwrap()).unwrap_err();
+        assert!(e.message.contains("is a relationship record"), "{e}");
+        assert!(e.at.contains("cd4c52633f6761962e98e1dd9dbf7da7"), "{e}");
+    }
+
+    #[test]
+    fn a_later_statement_replaces_the_party() {
+        let bytes = std::fs::read(dir("bods-v0.4-examples/plc-entity-statement.json")).unwrap();
+        let mut statements: Vec<Value> = serde_json::from_slice(&bytes).unwrap();
+        let mut update = statements[0].clone();
+        update["statementId"] = json!("0123456789abcdef0123456789abcdef");
+        update["recordStatus"] = json!("updated");
+        update["recordDetails"]["name"] = json!("AstraZeneca Holdings PLC");
+        statements.push(update);
+        let r = parse_bods("u.json", &serde_json::to_vec(&statements).unwrap()).unwrap();
+        assert_eq!(r.parties.len(), 1);
+        assert_eq!(r.parties[0].name.as_str(), "AstraZeneca Holdings PLC");
+        assert!(r.parties[0].aliases.is_empty());
+    }
+
+    #[test]
+    fn small_reads_give_the_same_registry() {
+        for (name, bytes) in all_samples() {
+            let mut sink = Collector::default();
+            let reader = std::io::BufReader::with_capacity(7, bytes.as_slice());
+            read_bods(&name, reader, &mut sink).unwrap();
+            assert_eq!(sink.finish(), parse_bods(&name, &bytes).unwrap(), "{name}");
+        }
+    }
+
+    #[test]
+    fn output_is_deterministic() {
+        let r = example("fermcat.json");
+        let write = || {
+            let mut out = Vec::new();
+            write_bods(&r, &publication(), &mut out).unwrap();
+            out
+        };
+        assert_eq!(write(), write());
+    }
+
+    #[test]
     fn schema_errors_name_the_statement_and_field() {
         let text = String::from_utf8(
             std::fs::read(dir(
