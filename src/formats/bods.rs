@@ -29,7 +29,8 @@
 //!   subtype `trust` → trust; other `arrangement`s → other; `registeredEntity` /
 //!   `legalEntity` → company, except that an `entityType.details` of exactly `fund`,
 //!   `partnership` or `other` gives that kind (what [`write_bods`] writes for them).
-//!   `jurisdiction.code` is the jurisdiction. The headquarters is the country of a `business`
+//!   `jurisdiction.code` is the jurisdiction (its `name`, when it has no code and names a
+//!   country). The headquarters is the country of a `business`
 //!   address, else of a `registered` one, only when it has a valid ISO code (a country
 //!   object whose `name` is an ISO 3166-2 code of that country, as the writer writes a
 //!   subdivision, gives the subdivision). `alternateNames` are aliases. Identifiers: scheme
@@ -1330,7 +1331,8 @@ pub struct Publication {
 ///   put before them, `NON_PUBLIC; ...`, so that reading back restores it).
 ///
 /// A link owning a person, or a declared unknown about a person, is not written: a BODS
-/// relationship's subject is an entity.
+/// relationship's subject is an entity. Party, link and declared-unknown ids share BODS's one
+/// `recordId` space, so a link id equal to a party id makes output the reader refuses.
 ///
 /// What BODS cannot carry, so `parse_bods(write_bods(r))` differs from `r` in: `source`
 /// (`bods`), `placeholder` (false), `notes`, the link ids of a pair with several links not

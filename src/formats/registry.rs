@@ -1,5 +1,5 @@
 //! The shared model of company-registry data: what a registry file (GLEIF LEI / relationship /
-//! reporting-exception files, the UK PSC snapshot, and later BODS 0.4) states about parties,
+//! reporting-exception files, the UK PSC snapshot, BODS 0.4) states about parties,
 //! the links between them and owners declared unknown.
 //!
 //! Parsing only: a [`Registry`] is what one file says, in source order, with the source's own
