@@ -30,10 +30,10 @@
 //!   `legalEntity` → company, except that an `entityType.details` of exactly `fund`,
 //!   `partnership` or `other` gives that kind (what [`write_bods`] writes for them).
 //!   `jurisdiction.code` is the jurisdiction (its `name`, when it has no code and names a
-//!   country). The headquarters is the country of a `business`
-//!   address, else of a `registered` one, only when it has a valid ISO code (a country
-//!   object whose `name` is an ISO 3166-2 code of that country, as the writer writes a
-//!   subdivision, gives the subdivision). `alternateNames` are aliases. Identifiers: scheme
+//!   country). The headquarters is the country of a `business` address, else of a
+//!   `registered` one, only when it has a valid ISO code (a country object whose `name` is an
+//!   ISO 3166-2 code of that country, as the writer writes a subdivision, gives the
+//!   subdivision). `alternateNames` are aliases. Identifiers: scheme
 //!   `XI-LEI` → `lei`; an org-id.guide prefix `CC-XXX` whose `CC` is an ISO 3166-1 country
 //!   (`GB-COH`, `FI-PRO`) → `registration_number`, and `CC` becomes the jurisdiction when the
 //!   record has none (org-id.guide cannot tell a company register from another national
@@ -70,7 +70,7 @@
 //!   absent), details = the description, interest and share from the interest
 //!   (`unknownInterest` or no type: none). When the description starts with a code-like
 //!   word (letters, digits, `-`, `_`, `#`, with a `-` or `_`) that
-//!   [`super::registry::bods_unspecified_reason`] maps to the reason, that word is the
+//!   [`bods_unspecified_reason`] maps to the reason, that word is the
 //!   reason and the rest the details: this is how the writer keeps GLEIF and PSC reasons.
 //! - Link and declared-unknown ids: `{recordId}` when the record ever states one interest,
 //!   else `{recordId}/{n}` with `n` counting the distinct interests of the record in the order
@@ -92,7 +92,8 @@
 //!
 //! Parties are sent as they come; a relationship's links are sent when it is closed, or at
 //! the end of the file. Memory is proportional to the relationship records still open (their
-//! interests) plus a few bytes per record id for the reference checks, never to the file.
+//! interests), plus the id and a few flags of every record seen (for the reference checks):
+//! never the statements themselves.
 //!
 //! # Writer
 //!
@@ -2069,6 +2070,10 @@ mod tests {
             let a = parse_bods(&name, &bytes).unwrap();
             let b = parse_bods(&name, lines.as_bytes()).unwrap();
             assert_eq!(a, b, "{name}");
+            // A cut inside the last line is caught.
+            let cut = &lines.as_bytes()[..lines.len() - 5];
+            let e = parse_bods(&name, cut).unwrap_err();
+            assert!(e.message.contains("cut short"), "{name}: {e}");
         }
     }
 

@@ -266,36 +266,7 @@ pub const BODS_UNSPECIFIED_REASONS: [&str; 7] = [
     "informationUnknownToPublisher",
 ];
 
-/// Other sources' declared-unknown reasons ([`DeclaredUnknown::reason`]) and the nearest BODS
-/// `unspecifiedReason`; the one place this correspondence lives.
-///
-/// GLEIF level-2 reporting exceptions (RR-CDF `ExceptionReason`):
-/// - `NATURAL_PERSONS` (the parent is one or more natural persons, who have no LEI and are out
-///   of GLEIF's scope): `informationUnknownToPublisher`, the publisher holds nothing on them;
-/// - `NO_KNOWN_PERSON` (no known person or entity controls the entity): `noBeneficialOwners`;
-/// - `NON_CONSOLIDATING` (the controlling entity is not obliged to consolidate, so there is no
-///   accounting parent to report) and `NON_PUBLIC` (the parent relationship is not made
-///   public), `BINDING_LEGAL_COMMITMENTS` and `LEGAL_OBSTACLES` (law or a binding commitment
-///   prevents the entity from reporting it): `subjectExemptFromDisclosure`, the reporting
-///   entity does not disclose it under its rules;
-/// - `DISCLOSURE_DETRIMENTAL` and `DETRIMENT_NOT_EXCLUDED` (disclosure would or could harm the
-///   parent): `interestedPartyExemptFromDisclosure`;
-/// - `CONSENT_NOT_OBTAINED` (the parent did not consent): `interestedPartyHasNotProvidedInformation`.
-///
-/// UK PSC statements, super-secure kinds and exemptions:
-/// - `no-individual-or-entity-with-signficant-control` (sic), and the same for beneficial
-///   owners: `noBeneficialOwners`;
-/// - `steps-to-find-psc-not-yet-completed`, `psc-exists-but-not-identified`,
-///   `psc-details-not-confirmed`: `subjectUnableToConfirmOrIdentifyBeneficialOwner`;
-/// - `psc-contacted-but-no-response`, `psc-has-failed-to-confirm-changed-details`,
-///   `restrictions-notice-issued-to-psc`: `interestedPartyHasNotProvidedInformation`;
-/// - `super-secure-person-with-significant-control`, `super-secure-beneficial-owner`:
-///   `interestedPartyExemptFromDisclosure` (the person's details are protected);
-/// - the `psc-exempt-as-...` exemptions (shares admitted on a regulated market, ...):
-///   `subjectExemptFromDisclosure`.
-///
-/// A BODS code maps to itself; anything else to `unknown`.
-/// (Codes ending in `-` are prefixes.)
+/// The table of [`bods_unspecified_reason`]; codes ending in `-` are prefixes.
 const UNSPECIFIED_REASONS: [(&str, &str); 20] = [
     ("NATURAL_PERSONS", "informationUnknownToPublisher"),
     ("NO_KNOWN_PERSON", "noBeneficialOwners"),
@@ -352,8 +323,35 @@ const UNSPECIFIED_REASONS: [(&str, &str); 20] = [
     ("psc-exempt-as-", "subjectExemptFromDisclosure"),
 ];
 
-/// The BODS 0.4 `unspecifiedReason` nearest to a declared-unknown reason of any source: see
-/// [`UNSPECIFIED_REASONS`].
+/// The BODS 0.4 `unspecifiedReason` nearest to a declared-unknown reason
+/// ([`DeclaredUnknown::reason`]) of any source; the one place this correspondence lives.
+///
+/// GLEIF level-2 reporting exceptions (RR-CDF `ExceptionReason`):
+/// - `NATURAL_PERSONS` (the parent is one or more natural persons, who have no LEI and are out
+///   of GLEIF's scope): `informationUnknownToPublisher`, the publisher holds nothing on them;
+/// - `NO_KNOWN_PERSON` (no known person or entity controls the entity): `noBeneficialOwners`;
+/// - `NON_CONSOLIDATING` (the controlling entity is not obliged to consolidate, so there is no
+///   accounting parent to report) and `NON_PUBLIC` (the parent relationship is not made
+///   public), `BINDING_LEGAL_COMMITMENTS` and `LEGAL_OBSTACLES` (law or a binding commitment
+///   prevents the entity from reporting it): `subjectExemptFromDisclosure`, the reporting
+///   entity does not disclose it under its rules;
+/// - `DISCLOSURE_DETRIMENTAL` and `DETRIMENT_NOT_EXCLUDED` (disclosure would or could harm the
+///   parent): `interestedPartyExemptFromDisclosure`;
+/// - `CONSENT_NOT_OBTAINED` (the parent did not consent): `interestedPartyHasNotProvidedInformation`.
+///
+/// UK PSC statements, super-secure kinds and exemptions:
+/// - `no-individual-or-entity-with-signficant-control` (sic), and the same for beneficial
+///   owners: `noBeneficialOwners`;
+/// - `steps-to-find-psc-not-yet-completed`, `psc-exists-but-not-identified`,
+///   `psc-details-not-confirmed`: `subjectUnableToConfirmOrIdentifyBeneficialOwner`;
+/// - `psc-contacted-but-no-response`, `psc-has-failed-to-confirm-changed-details`,
+///   `restrictions-notice-issued-to-psc`: `interestedPartyHasNotProvidedInformation`;
+/// - `super-secure-person-with-significant-control`, `super-secure-beneficial-owner`:
+///   `interestedPartyExemptFromDisclosure` (the person's details are protected);
+/// - the `psc-exempt-as-...` exemptions (shares admitted on a regulated market, ...):
+///   `subjectExemptFromDisclosure`.
+///
+/// A BODS code maps to itself; anything else to `unknown`.
 pub fn bods_unspecified_reason(code: &str) -> &'static str {
     if let Some(bods) = BODS_UNSPECIFIED_REASONS.iter().find(|c| **c == code) {
         return bods;
