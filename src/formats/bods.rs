@@ -1311,6 +1311,10 @@ pub struct Publication {
 
 /// Writes `registry` as a JSON array of BODS 0.4 statements, one statement at a time.
 ///
+/// Every statement is `new`, dated [`Publication::statement_date`]; its `statementId` is the
+/// hex SHA-256 of its record id, type, date and details, so the same registry always gives
+/// the same file.
+///
 /// - Each party is an entity or person statement, `recordId` = the party id. Company →
 ///   `registeredEntity`; government → `stateBody`; trust → `arrangement` / `trust`; fund,
 ///   partnership and other → `registeredEntity` (other: `legalEntity`) with
@@ -1505,7 +1509,8 @@ impl<W: Write> Writer<'_, W> {
     ) -> std::io::Result<()> {
         let p = self.publication;
         let mut hasher = Sha256::new();
-        for part in [record_id, record_type, &details.to_string()] {
+        let date = date_text(p.statement_date);
+        for part in [record_id, record_type, &date, &details.to_string()] {
             hasher.update(part.as_bytes());
             hasher.update([0]);
         }
@@ -1513,7 +1518,7 @@ impl<W: Write> Writer<'_, W> {
         let statement_id: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         let statement = json!({
             "statementId": statement_id,
-            "statementDate": date_text(p.statement_date),
+            "statementDate": date,
             "publicationDetails": {
                 "publicationDate": date_text(p.publication_date),
                 "bodsVersion": "0.4",
