@@ -422,34 +422,53 @@ impl<R: BufRead> Splitter<R> {
         )
     }
 
-    /// The bytes of an object whose `{` was just read.
+    /// The bytes of an object whose `{` was just read, scanned a buffer at a time.
     fn object(&mut self, file: &str) -> Result<(usize, Vec<u8>), FormatError> {
         let start = self.line;
         let mut bytes = vec![b'{'];
         let (mut depth, mut string, mut escape) = (1usize, false, false);
-        while depth > 0 {
-            let Some(b) = self.byte(file)? else {
+        loop {
+            let line = self.line;
+            let buf = self
+                .input
+                .fill_buf()
+                .map_err(|e| FormatError::new(format!("{file} line {line}"), e.to_string()))?;
+            if buf.is_empty() {
                 return Err(self.err(
                     file,
                     format!("the statement starting on line {start} is cut short"),
                 ));
-            };
-            bytes.push(b);
-            if string {
-                if escape {
-                    escape = false;
-                } else if b == b'\\' {
-                    escape = true;
-                } else if b == b'"' {
-                    string = false;
+            }
+            let mut used = buf.len();
+            for (i, &b) in buf.iter().enumerate() {
+                if b == b'\n' {
+                    self.line += 1;
                 }
-            } else {
+                if string {
+                    if escape {
+                        escape = false;
+                    } else if b == b'\\' {
+                        escape = true;
+                    } else if b == b'"' {
+                        string = false;
+                    }
+                    continue;
+                }
                 match b {
                     b'"' => string = true,
                     b'{' | b'[' => depth += 1,
                     b'}' | b']' => depth -= 1,
                     _ => {}
                 }
+                if depth == 0 {
+                    used = i + 1;
+                    break;
+                }
+            }
+            bytes.extend_from_slice(&buf[..used]);
+            self.input.consume(used);
+            if depth == 0 {
+                return Ok((start, bytes));
             }
             if bytes.len() > MAX_STATEMENT_BYTES {
                 return Err(self.err(
@@ -460,7 +479,6 @@ impl<R: BufRead> Splitter<R> {
                 ));
             }
         }
-        Ok((start, bytes))
     }
 }
 
@@ -2033,6 +2051,65 @@ mod tests {
             read_bods(&name, reader, &mut sink).unwrap();
             assert_eq!(sink.finish(), parse_bods(&name, &bytes).unwrap(), "{name}");
         }
+    }
+
+    /// Counts what a reader sends, keeping nothing.
+    #[derive(Default)]
+    struct Counter(usize, usize, usize);
+
+    impl RegistrySink for Counter {
+        fn party(&mut self, _: RegistryParty) -> Result<(), FormatError> {
+            self.0 += 1;
+            Ok(())
+        }
+        fn link(&mut self, _: RegistryLink, _: &str) -> Result<(), FormatError> {
+            self.1 += 1;
+            Ok(())
+        }
+        fn unknown(&mut self, _: DeclaredUnknown, _: &str) -> Result<(), FormatError> {
+            self.2 += 1;
+            Ok(())
+        }
+        fn note(&mut self, _: String) {}
+    }
+
+    /// Read time of a large synthetic file (the indirect-ownership example repeated with
+    /// fresh record ids) streamed into a sink that keeps nothing; run with
+    /// `cargo test --release --lib formats::bods::tests::read_times -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn read_times() {
+        let bytes = std::fs::read(dir("bods-v0.4-examples/indirect-ownership.json")).unwrap();
+        let statements: Vec<Value> = serde_json::from_slice(&bytes).unwrap();
+        let ids: Vec<String> = statements
+            .iter()
+            .map(|s| s["recordId"].as_str().unwrap().to_owned())
+            .collect();
+        let lines: Vec<String> = statements.iter().map(Value::to_string).collect();
+        let copies = 20_000;
+        let mut big = String::new();
+        for k in 0..copies {
+            for line in &lines {
+                let mut line = line.clone();
+                for id in &ids {
+                    line = line.replace(id.as_str(), &format!("{id}x{k}"));
+                }
+                big.push_str(&line);
+                big.push('\n');
+            }
+        }
+        let start = std::time::Instant::now();
+        let mut counter = Counter::default();
+        read_bods("big.jsonl", big.as_bytes(), &mut counter).unwrap();
+        println!(
+            "{} MB, {} statements: {:?} ({} parties, {} links)",
+            big.len() / 1_000_000,
+            copies * lines.len(),
+            start.elapsed(),
+            counter.0,
+            counter.1
+        );
+        assert_eq!((counter.0, counter.1), (3 * copies, 3 * copies));
     }
 
     #[test]
