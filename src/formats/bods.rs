@@ -2266,10 +2266,10 @@ mod tests {
         psc.sort();
         for file in psc {
             let bytes = crate::testdata::read_shared(&format!("ownership/uk-psc/{file}"));
-            if let Ok(r) = crate::formats::parse_psc(&file, &bytes) {
-                registries.push((file, r));
-            }
+            let r = crate::formats::parse_psc(&file, &bytes).unwrap();
+            registries.push((file, r));
         }
+        assert_eq!(registries.len(), 4 + 16 + 13);
         let mut seen = (0, 0, 0);
         for (name, original) in registries {
             let back = round_trip(&name, &original);
