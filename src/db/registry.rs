@@ -73,7 +73,9 @@ const PRECEDENCE: [&str; 4] = ["store", "gleif", "uk-psc", "bods"];
 /// unknown's record for error messages.
 #[derive(Default)]
 pub struct Batch {
-    pub parties: Vec<RegistryParty>,
+    /// Each with whether it replaces what the file said of the party before (a BODS
+    /// `updated` statement) rather than adding to it.
+    pub parties: Vec<(RegistryParty, bool)>,
     pub links: Vec<(RegistryLink, String)>,
     pub unknowns: Vec<(DeclaredUnknown, String)>,
 }
@@ -553,12 +555,17 @@ impl<'a> Importer<'a> {
         }
     }
 
-    async fn parties(&mut self, parties: Vec<RegistryParty>) -> Result<(), DbError> {
+    async fn parties(&mut self, parties: Vec<(RegistryParty, bool)>) -> Result<(), DbError> {
         // One statement per record in a batch.
         let mut order: Vec<RegistryParty> = Vec::with_capacity(parties.len());
+        let mut replaced: HashSet<String> = HashSet::new();
         let mut index: HashMap<String, usize> = HashMap::new();
-        for p in parties {
+        for (p, replace) in parties {
+            if replace && !p.placeholder {
+                replaced.insert(p.id.clone());
+            }
             match index.get(&p.id) {
+                Some(&i) if replace => order[i] = p,
                 Some(&i) => order[i].merge(p),
                 None => {
                     index.insert(p.id.clone(), order.len());
@@ -688,10 +695,10 @@ impl<'a> Importer<'a> {
             match mapped.get(&p.id) {
                 Some(m) => {
                     // A placeholder never overwrites; the first full statement of this import
-                    // replaces the stored one; later ones fold into it.
+                    // replaces the stored one, as does a replacing one; others fold into it.
                     let next = if p.placeholder {
                         None
-                    } else if self.stated.insert(p.id.clone()) {
+                    } else if self.stated.insert(p.id.clone()) || replaced.contains(&p.id) {
                         Some(statement)
                     } else {
                         let mut known = m.statement.0.clone();
@@ -1282,7 +1289,7 @@ impl<'a> Importer<'a> {
                 self.skip("deleted_entity");
                 continue;
             }
-            let reason = crate::formats::unspecified_reason(&u.reason).to_owned();
+            let reason = crate::formats::bods_unspecified_reason(&u.reason).to_owned();
             let share = (!u.share.is_unknown()).then_some(u.share);
             let interest = u.interest.map(|i| i.as_str().to_owned());
             let wanted = (

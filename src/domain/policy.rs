@@ -443,14 +443,14 @@ impl PolicySpec {
                     }
                     for (j, reason) in r.reasons.iter().enumerate() {
                         if reason != "*"
-                            && !crate::formats::UNSPECIFIED_REASONS.contains(&reason.as_str())
+                            && !crate::formats::BODS_UNSPECIFIED_REASONS.contains(&reason.as_str())
                         {
                             return Err(Invalid::new(
                                 at(&format!("reasons[{j}]")),
                                 "unknown_reason",
                                 format!(
                                     "not a BODS unspecifiedReason code; one of {}",
-                                    crate::formats::UNSPECIFIED_REASONS.join(", ")
+                                    crate::formats::BODS_UNSPECIFIED_REASONS.join(", ")
                                 ),
                             ));
                         }

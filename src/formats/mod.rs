@@ -30,6 +30,7 @@
 //! that leaves an `Ownership` or `Sanction` naming a lost entity is still caught). For
 //! OFAC's CSV see [`Format::OfacCsv`].
 
+mod bods;
 mod country;
 mod eu_xml;
 mod ftm;
@@ -47,11 +48,12 @@ mod uk_csv;
 mod un_xml;
 mod xml;
 
+pub use bods::{Publication, parse_bods, read_bods, write_bods};
 pub use gleif::parse_gleif;
 pub use psc::parse_psc;
 pub use registry::{
-    Collector, DeclaredUnknown, Registry, RegistryLink, RegistryParty, RegistrySink, ShareBounds,
-    UNSPECIFIED_REASONS, unspecified_reason,
+    BODS_UNSPECIFIED_REASONS, Collector, DeclaredUnknown, Registry, RegistryLink, RegistryParty,
+    RegistrySink, ShareBounds, bods_unspecified_reason,
 };
 
 use std::fmt;
@@ -396,13 +398,6 @@ pub fn read_psc(
     replay(parse_psc(name, &whole(name, input)?)?, sink)
 }
 
-pub fn read_bods(
-    name: &str,
-    _input: impl std::io::BufRead,
-    _sink: &mut dyn RegistrySink,
-) -> Result<(), FormatError> {
-    Err(FormatError::new(name, "BODS reader not built yet"))
-}
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,5 @@
 //! The shared model of company-registry data: what a registry file (GLEIF LEI / relationship /
-//! reporting-exception files, the UK PSC snapshot, and later BODS 0.4) states about parties,
+//! reporting-exception files, the UK PSC snapshot, BODS 0.4) states about parties,
 //! the links between them and owners declared unknown.
 //!
 //! Parsing only: a [`Registry`] is what one file says, in source order, with the source's own
@@ -205,68 +205,6 @@ pub struct DeclaredUnknown {
     pub valid_to: Option<NaiveDate>,
 }
 
-/// The BODS `unspecifiedReason` codes, which every source's reasons for unknown owners map to
-/// ([`unspecified_reason`]).
-pub const UNSPECIFIED_REASONS: [&str; 7] = [
-    "noBeneficialOwners",
-    "subjectUnableToConfirmOrIdentifyBeneficialOwner",
-    "interestedPartyHasNotProvidedInformation",
-    "subjectExemptFromDisclosure",
-    "interestedPartyExemptFromDisclosure",
-    "unknown",
-    "informationUnknownToPublisher",
-];
-
-/// The BODS `unspecifiedReason` code nearest a source's reason for unknown owners: the one
-/// table for GLEIF reporting exceptions, UK PSC statements, super-secure PSCs and exemptions.
-/// A BODS code maps to itself; a code not known here to `unknown` (the source's own code is
-/// always kept beside it).
-pub fn unspecified_reason(source_reason: &str) -> &'static str {
-    if let Some(code) = UNSPECIFIED_REASONS.iter().find(|c| **c == source_reason) {
-        return code;
-    }
-    match source_reason {
-        // GLEIF: the parent is a natural person, or does not consolidate, which the LEI
-        // system does not record.
-        "NATURAL_PERSONS" | "NON_CONSOLIDATING" => "informationUnknownToPublisher",
-        "NO_KNOWN_PERSON" => "subjectUnableToConfirmOrIdentifyBeneficialOwner",
-        // GLEIF: the entity may not or will not disclose its parent.
-        "NON_PUBLIC"
-        | "BINDING_LEGAL_COMMITMENTS"
-        | "LEGAL_OBSTACLES"
-        | "DISCLOSURE_DETRIMENTAL"
-        | "DETRIMENT_NOT_EXCLUDED" => "subjectExemptFromDisclosure",
-        "CONSENT_NOT_OBTAINED" => "interestedPartyHasNotProvidedInformation",
-        // UK PSC statements.
-        "no-individual-or-entity-with-signficant-control"
-        | "no-individual-or-entity-with-signficant-control-partnership" => "noBeneficialOwners",
-        "steps-to-find-psc-not-yet-completed"
-        | "steps-to-find-psc-not-yet-completed-partnership"
-        | "psc-exists-but-not-identified"
-        | "psc-exists-but-not-identified-partnership"
-        | "psc-details-not-confirmed"
-        | "psc-details-not-confirmed-partnership" => {
-            "subjectUnableToConfirmOrIdentifyBeneficialOwner"
-        }
-        "psc-contacted-but-no-response"
-        | "psc-contacted-but-no-response-partnership"
-        | "restrictions-notice-issued-to-psc"
-        | "psc-has-failed-to-confirm-changed-details"
-        | "psc-has-failed-to-confirm-changed-details-partnership" => {
-            "interestedPartyHasNotProvidedInformation"
-        }
-        "super-secure-person-with-significant-control" | "super-secure-beneficial-owner" => {
-            "interestedPartyExemptFromDisclosure"
-        }
-        r if r.starts_with("psc-exempt-as-")
-            || r == "disclosure-transparency-rules-chapter-five-applies" =>
-        {
-            "subjectExemptFromDisclosure"
-        }
-        _ => "unknown",
-    }
-}
-
 /// Where a reader sends what it reads. An error from the sink stops the reader, which returns
 /// it.
 pub trait RegistrySink {
@@ -276,6 +214,11 @@ pub trait RegistrySink {
     fn unknown(&mut self, unknown: DeclaredUnknown, at: &str) -> Result<(), FormatError>;
     /// What was skipped without failing the file, one human-readable line; sent at the end.
     fn note(&mut self, note: String);
+    /// A later full record about a party already sent, which replaces what was sent whole
+    /// (a BODS `updated` statement). By default folded like [`RegistrySink::party`].
+    fn replace_party(&mut self, party: RegistryParty) -> Result<(), FormatError> {
+        self.party(party)
+    }
 }
 
 /// Collects a whole file: parties folded by id (first appearance keeps its place), link and
@@ -312,6 +255,122 @@ impl RegistrySink for Collector {
     fn note(&mut self, note: String) {
         self.builder.registry.notes.push(note);
     }
+
+    fn replace_party(&mut self, party: RegistryParty) -> Result<(), FormatError> {
+        if let Err(i) = self.builder.add_party(party.clone())
+            && let Some(known) = self.builder.party_mut(i)
+        {
+            *known = party;
+        }
+        Ok(())
+    }
+}
+
+/// The BODS 0.4 `unspecifiedReason` codes.
+pub const BODS_UNSPECIFIED_REASONS: [&str; 7] = [
+    "noBeneficialOwners",
+    "subjectUnableToConfirmOrIdentifyBeneficialOwner",
+    "interestedPartyHasNotProvidedInformation",
+    "subjectExemptFromDisclosure",
+    "interestedPartyExemptFromDisclosure",
+    "unknown",
+    "informationUnknownToPublisher",
+];
+
+/// The table of [`bods_unspecified_reason`]; codes ending in `-` are prefixes.
+const UNSPECIFIED_REASONS: [(&str, &str); 20] = [
+    ("NATURAL_PERSONS", "informationUnknownToPublisher"),
+    ("NO_KNOWN_PERSON", "noBeneficialOwners"),
+    ("NON_CONSOLIDATING", "subjectExemptFromDisclosure"),
+    ("NON_PUBLIC", "subjectExemptFromDisclosure"),
+    ("BINDING_LEGAL_COMMITMENTS", "subjectExemptFromDisclosure"),
+    ("LEGAL_OBSTACLES", "subjectExemptFromDisclosure"),
+    (
+        "DISCLOSURE_DETRIMENTAL",
+        "interestedPartyExemptFromDisclosure",
+    ),
+    (
+        "DETRIMENT_NOT_EXCLUDED",
+        "interestedPartyExemptFromDisclosure",
+    ),
+    (
+        "CONSENT_NOT_OBTAINED",
+        "interestedPartyHasNotProvidedInformation",
+    ),
+    (
+        "no-individual-or-entity-with-signficant-control",
+        "noBeneficialOwners",
+    ),
+    (
+        "no-individual-or-entity-with-significant-control",
+        "noBeneficialOwners",
+    ),
+    ("no-registrable-beneficial-owner", "noBeneficialOwners"),
+    (
+        "steps-to-find-psc-not-yet-completed",
+        "subjectUnableToConfirmOrIdentifyBeneficialOwner",
+    ),
+    (
+        "psc-exists-but-not-identified",
+        "subjectUnableToConfirmOrIdentifyBeneficialOwner",
+    ),
+    (
+        "psc-details-not-confirmed",
+        "subjectUnableToConfirmOrIdentifyBeneficialOwner",
+    ),
+    (
+        "psc-contacted-but-no-response",
+        "interestedPartyHasNotProvidedInformation",
+    ),
+    (
+        "psc-has-failed-to-confirm-changed-details",
+        "interestedPartyHasNotProvidedInformation",
+    ),
+    (
+        "restrictions-notice-issued-to-psc",
+        "interestedPartyHasNotProvidedInformation",
+    ),
+    ("super-secure-", "interestedPartyExemptFromDisclosure"),
+    ("psc-exempt-as-", "subjectExemptFromDisclosure"),
+];
+
+/// The BODS 0.4 `unspecifiedReason` nearest to a declared-unknown reason
+/// ([`DeclaredUnknown::reason`]) of any source; the one place this correspondence lives.
+///
+/// GLEIF level-2 reporting exceptions (RR-CDF `ExceptionReason`):
+/// - `NATURAL_PERSONS` (the parent is one or more natural persons, who have no LEI and are out
+///   of GLEIF's scope): `informationUnknownToPublisher`, the publisher holds nothing on them;
+/// - `NO_KNOWN_PERSON` (no known person or entity controls the entity): `noBeneficialOwners`;
+/// - `NON_CONSOLIDATING` (the controlling entity is not obliged to consolidate, so there is no
+///   accounting parent to report) and `NON_PUBLIC` (the parent relationship is not made
+///   public), `BINDING_LEGAL_COMMITMENTS` and `LEGAL_OBSTACLES` (law or a binding commitment
+///   prevents the entity from reporting it): `subjectExemptFromDisclosure`, the reporting
+///   entity does not disclose it under its rules;
+/// - `DISCLOSURE_DETRIMENTAL` and `DETRIMENT_NOT_EXCLUDED` (disclosure would or could harm the
+///   parent): `interestedPartyExemptFromDisclosure`;
+/// - `CONSENT_NOT_OBTAINED` (the parent did not consent): `interestedPartyHasNotProvidedInformation`.
+///
+/// UK PSC statements, super-secure kinds and exemptions:
+/// - `no-individual-or-entity-with-signficant-control` (sic), and the same for beneficial
+///   owners: `noBeneficialOwners`;
+/// - `steps-to-find-psc-not-yet-completed`, `psc-exists-but-not-identified`,
+///   `psc-details-not-confirmed`: `subjectUnableToConfirmOrIdentifyBeneficialOwner`;
+/// - `psc-contacted-but-no-response`, `psc-has-failed-to-confirm-changed-details`,
+///   `restrictions-notice-issued-to-psc`: `interestedPartyHasNotProvidedInformation`;
+/// - `super-secure-person-with-significant-control`, `super-secure-beneficial-owner`:
+///   `interestedPartyExemptFromDisclosure` (the person's details are protected);
+/// - the `psc-exempt-as-...` exemptions (shares admitted on a regulated market, ...):
+///   `subjectExemptFromDisclosure`.
+///
+/// A BODS code maps to itself; anything else to `unknown`.
+pub fn bods_unspecified_reason(code: &str) -> &'static str {
+    if let Some(bods) = BODS_UNSPECIFIED_REASONS.iter().find(|c| **c == code) {
+        return bods;
+    }
+    UNSPECIFIED_REASONS
+        .iter()
+        .find(|(c, _)| *c == code || (c.ends_with('-') && code.starts_with(c)))
+        .map_or("unknown", |(_, bods)| bods)
 }
 
 /// Builds a [`Registry`] while reading: parties by id (first appearance keeps its place),
@@ -368,28 +427,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_reason_maps_to_a_bods_code() {
-        for r in [
-            "NATURAL_PERSONS",
-            "NO_KNOWN_PERSON",
-            "NON_PUBLIC",
-            "NON_CONSOLIDATING",
-            "no-individual-or-entity-with-signficant-control",
-            "super-secure-person-with-significant-control",
-            "psc-exempt-as-shares-admitted-on-market",
-            "subjectExemptFromDisclosure",
-            "something new",
-        ] {
-            assert!(UNSPECIFIED_REASONS.contains(&unspecified_reason(r)), "{r}");
-        }
-        assert_eq!(
-            unspecified_reason("NON_PUBLIC"),
-            "subjectExemptFromDisclosure"
-        );
-        assert_eq!(unspecified_reason("something new"), "unknown");
-    }
-
-    #[test]
     fn bounds_respect_exclusivity() {
         let band = ShareBounds {
             min: Some(25.0),
@@ -406,5 +443,25 @@ mod tests {
         };
         assert!(exact.contains(60.0) && !exact.contains(61.0));
         assert!(ShareBounds::UNKNOWN.contains(0.0));
+    }
+
+    #[test]
+    fn reasons_map_to_bods_codes() {
+        assert_eq!(
+            bods_unspecified_reason("NATURAL_PERSONS"),
+            "informationUnknownToPublisher"
+        );
+        assert_eq!(
+            bods_unspecified_reason("super-secure-beneficial-owner"),
+            "interestedPartyExemptFromDisclosure"
+        );
+        assert_eq!(
+            bods_unspecified_reason("psc-exempt-as-shares-admitted-on-market"),
+            "subjectExemptFromDisclosure"
+        );
+        for code in BODS_UNSPECIFIED_REASONS {
+            assert_eq!(bods_unspecified_reason(code), code);
+        }
+        assert_eq!(bods_unspecified_reason("SOMETHING_ELSE"), "unknown");
     }
 }

@@ -298,7 +298,12 @@ impl ChannelSink {
 
 impl RegistrySink for ChannelSink {
     fn party(&mut self, party: RegistryParty) -> Result<(), FormatError> {
-        self.batch.parties.push(party);
+        self.batch.parties.push((party, false));
+        self.full()
+    }
+
+    fn replace_party(&mut self, party: RegistryParty) -> Result<(), FormatError> {
+        self.batch.parties.push((party, true));
         self.full()
     }
 
