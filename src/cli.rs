@@ -68,6 +68,19 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Export the graph, or one entity's ownership neighbourhood, as BODS 0.4 statements (a
+    /// JSON array). Importing the export again changes nothing.
+    Export {
+        /// Only this entity, its owners and its holdings.
+        #[arg(long)]
+        entity: Option<String>,
+        /// How many links away from `--entity` to go, each way.
+        #[arg(long, default_value_t = 3)]
+        depth: u32,
+        /// Where to write (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Measure quality against public labelled data.
     Eval {
         #[command(subcommand)]
@@ -266,6 +279,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                  the change up from the change log",
                 summary.records,
                 summary.records as f64 / secs.max(1e-3)
+            );
+        }
+        Command::Export { entity, depth, out } => {
+            let pool = open(&cli.database_url).await?;
+            let scope = match entity {
+                Some(entity) => db::export::Scope::Around { entity, depth },
+                None => db::export::Scope::All,
+            };
+            let registry = db::export::registry(&pool, &scope).await?;
+            let publication = formats::Publication::today("ownergraph");
+            let mut sink: Box<dyn std::io::Write> = match &out {
+                Some(p) => Box::new(std::fs::File::create(p)?),
+                None => Box::new(std::io::stdout().lock()),
+            };
+            let mut w = std::io::BufWriter::new(&mut sink);
+            formats::write_bods(&registry, &publication, &mut w)?;
+            std::io::Write::flush(&mut w)?;
+            eprintln!(
+                "exported {} parties, {} links, {} declared unknowns",
+                registry.parties.len(),
+                registry.links.len(),
+                registry.unknowns.len()
             );
         }
         Command::Eval {

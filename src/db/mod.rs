@@ -10,6 +10,7 @@
 
 pub mod bulk;
 pub mod entities;
+pub mod export;
 pub mod imports;
 pub mod lists;
 pub mod load;

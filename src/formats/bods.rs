@@ -1327,6 +1327,18 @@ pub struct Publication {
     pub statement_date: NaiveDate,
 }
 
+impl Publication {
+    /// Published and stated today by `publisher`.
+    pub fn today(publisher: &str) -> Self {
+        let today = crate::domain::today();
+        Self {
+            publisher: publisher.to_owned(),
+            publication_date: today,
+            statement_date: today,
+        }
+    }
+}
+
 /// Writes `registry` as a JSON array of BODS 0.4 statements, one statement at a time.
 ///
 /// Every statement is `new`, dated [`Publication::statement_date`]; its `statementId` is the

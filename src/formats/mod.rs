@@ -398,7 +398,6 @@ pub fn read_psc(
     replay(parse_psc(name, &whole(name, input)?)?, sink)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(registry::sources))
         .routes(routes!(registry::matches))
         .routes(routes!(registry::decide))
+        .routes(routes!(registry::export_bods))
         .routes(routes!(ownerships::create, ownerships::list))
         .routes(routes!(ownerships::get, ownerships::delete))
         .routes(routes!(lists::create, lists::list))

@@ -2,6 +2,7 @@
 //! matches that a person confirms or rejects.
 
 use axum::extract::{Path, Request, State};
+use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -11,9 +12,11 @@ use super::lists::read_files;
 use super::{entity_id, page_limit};
 use crate::app::AppState;
 use crate::db;
+use crate::db::export::Scope;
 use crate::db::matches::MatchDecision;
 use crate::db::registry::RegistryImportSummary;
 use crate::db::sources::{EntitySources, PossibleMatch};
+use crate::formats::{self, Publication};
 use crate::import::registry::{Input, RegistryFormat};
 
 #[derive(Deserialize, IntoParams)]
@@ -127,4 +130,55 @@ pub async fn decide(
     let (decided, committed) = db::matches::decide(&s.db, &actor, id, d).await?;
     s.publish(committed).await?;
     Ok(axum::Json(decided))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportParams {
+    /// Only this entity, its owners and its holdings (default: the whole graph).
+    entity: Option<String>,
+    /// How many links away from `entity` to go, each way (default 3, at most 50).
+    depth: Option<u32>,
+}
+
+/// Export the graph, or one entity's ownership neighbourhood, as BODS 0.4 statements (a JSON
+/// array that validates against the BODS 0.4 schema). Record ids are the BODS records the
+/// data was imported from where there are any, so importing an export changes nothing.
+#[utoipa::path(get, path = "/v1/export/bods", tag = "imports", params(ExportParams),
+    responses((status = 200, description = "BODS 0.4 statements", content_type = "application/json"),
+        (status = 404, body = ErrorBody)))]
+pub async fn export_bods(
+    State(s): State<AppState>,
+    Query(q): Query<ExportParams>,
+) -> ApiResult<axum::response::Response> {
+    let scope = match q.entity {
+        Some(e) => {
+            let depth = q.depth.unwrap_or(3);
+            if depth > 50 {
+                return Err(ApiError::invalid(
+                    "depth",
+                    "invalid_depth",
+                    "depth is at most 50",
+                ));
+            }
+            Scope::Around {
+                entity: entity_id(&e)?.to_string(),
+                depth,
+            }
+        }
+        None => Scope::All,
+    };
+    let registry = db::export::registry(&s.db, &scope).await?;
+    let body = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        formats::write_bods(&registry, &Publication::today("ownergraph"), &mut out).map(|_| out)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("the export failed: {e}")))?
+    .map_err(|e| ApiError::internal(format!("the export failed: {e}")))?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
 }

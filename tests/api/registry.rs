@@ -465,3 +465,55 @@ async fn owners_declared_unknown_are_a_screening_reason() {
     let again = app.screen_after_restart("uk-psc:GB:00000010").await;
     assert_eq!(again["decision"], "review", "{again}");
 }
+
+/// Every BODS 0.4 example and fixture: import, export, import again into the same store
+/// (nothing changes) and into a fresh one (the same export).
+#[tokio::test]
+async fn bods_examples_round_trip_through_the_store() {
+    let dir = ownergraph::testdata::shared_data_dir().join("ownership");
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    for sub in ["bods-v0.4-examples", "bods-v04-fixtures"] {
+        let mut stack = vec![dir.join(sub)];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "json") {
+                    files.push(p);
+                }
+            }
+        }
+    }
+    files.sort();
+    assert_eq!(files.len(), 22, "{files:?}");
+    for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy();
+        let app = TestApp::new().await;
+        let (s, first) = app
+            .upload("/v1/imports?format=bods", std::fs::read(file).unwrap())
+            .await;
+        assert_eq!(s, StatusCode::OK, "{name}: {first}");
+        let (s, export) = app.get("/v1/export/bods").await;
+        assert_eq!(s, StatusCode::OK, "{name}: {export}");
+        let bytes = serde_json::to_vec(&export).unwrap();
+        ownergraph::formats::parse_bods("export.json", &bytes)
+            .unwrap_or_else(|e| panic!("{name}: the export does not read back: {e}"));
+
+        let (s, again) = app.upload("/v1/imports?format=bods", bytes.clone()).await;
+        assert_eq!(s, StatusCode::OK, "{name}: {again}");
+        assert!(
+            again["version"].is_null(),
+            "{name}: re-importing the export changed {again}"
+        );
+
+        let fresh = TestApp::new().await;
+        let (s, b) = fresh.upload("/v1/imports?format=bods", bytes).await;
+        assert_eq!(s, StatusCode::OK, "{name}: {b}");
+        let (_, export2) = fresh.get("/v1/export/bods").await;
+        assert_eq!(
+            export, export2,
+            "{name}: a fresh store exports something else"
+        );
+    }
+}
