@@ -47,8 +47,8 @@ mod uk_csv;
 mod un_xml;
 mod xml;
 
-pub use gleif::parse_gleif;
-pub use psc::parse_psc;
+pub use gleif::{parse_gleif, read_gleif};
+pub use psc::{parse_psc, read_psc};
 pub use registry::{
     Collector, DeclaredUnknown, Registry, RegistryLink, RegistryParty, RegistrySink, ShareBounds,
 };

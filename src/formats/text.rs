@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::io::{self, BufRead, Read};
 
 use chrono::NaiveDate;
 
@@ -75,6 +76,190 @@ impl LineIndex {
             Some(&nl) if nl + 1 == len => self.newlines.len(),
             _ => self.newlines.len() + 1,
         }
+    }
+}
+
+/// A [`BufRead`] that counts the line breaks and checks the UTF-8 of what is consumed from
+/// it, so a reader that streams a file can name the line of any place it has reached without
+/// holding the file.
+pub struct LineCounter<R> {
+    inner: R,
+    tally: Tally,
+}
+
+/// What a [`LineCounter`] has seen.
+#[derive(Default)]
+struct Tally {
+    /// Bytes consumed.
+    consumed: u64,
+    /// Line breaks consumed.
+    newlines: usize,
+    last: Option<u8>,
+    /// The offset and line where the current stretch starts (see [`LineCounter::mark`]), and
+    /// the offsets of the line breaks consumed since.
+    mark: (u64, usize),
+    recent: Vec<u64>,
+    /// The lead bytes of a UTF-8 sequence cut by the end of a consumed chunk, and their line.
+    partial: Vec<u8>,
+    partial_line: usize,
+    /// The line of the first byte that is not UTF-8.
+    bad_utf8: Option<usize>,
+}
+
+impl Tally {
+    fn count(&mut self, bytes: &[u8]) {
+        let line = self.newlines + 1;
+        self.check_utf8(bytes, line);
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == b'\n' {
+                self.newlines += 1;
+                self.recent.push(self.consumed + i as u64);
+            }
+        }
+        self.consumed += bytes.len() as u64;
+        if let Some(&b) = bytes.last() {
+            self.last = Some(b);
+        }
+    }
+
+    /// Validates `bytes`, which start on `line`, carrying a cut sequence over to the next
+    /// chunk.
+    fn check_utf8(&mut self, mut bytes: &[u8], line: usize) {
+        if self.bad_utf8.is_some() {
+            return;
+        }
+        while !self.partial.is_empty() {
+            let Some((&b, rest)) = bytes.split_first() else {
+                return;
+            };
+            self.partial.push(b);
+            bytes = rest;
+            match std::str::from_utf8(&self.partial) {
+                Ok(_) => self.partial.clear(),
+                Err(e) if e.error_len().is_some() => {
+                    self.bad_utf8 = Some(self.partial_line);
+                    return;
+                }
+                Err(_) => {}
+            }
+        }
+        if let Err(e) = std::str::from_utf8(bytes) {
+            let at = e.valid_up_to();
+            let line = line + bytes[..at].iter().filter(|&&b| b == b'\n').count();
+            match e.error_len() {
+                Some(_) => self.bad_utf8 = Some(line),
+                None => {
+                    self.partial = bytes[at..].to_vec();
+                    self.partial_line = line;
+                }
+            }
+        }
+    }
+}
+
+/// Wraps `input`, without a leading UTF-8 byte-order mark, in a [`LineCounter`].
+pub fn count_lines(
+    file: &str,
+    mut input: impl BufRead,
+) -> Result<LineCounter<impl BufRead>, FormatError> {
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    let mut head = [0; 3];
+    let mut n = 0;
+    while n < head.len() {
+        match input.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(read_error(file, 1, &e)),
+        }
+    }
+    let mut head = io::Cursor::new(head).take(n as u64);
+    if head.get_ref().get_ref()[..n] == *BOM {
+        head.consume(BOM.len());
+    }
+    Ok(LineCounter {
+        inner: head.chain(input),
+        tally: Tally::default(),
+    })
+}
+
+/// The error of a failed read at `line`.
+pub fn read_error(file: &str, line: usize, e: &io::Error) -> FormatError {
+    FormatError::new(at_line(file, line), format!("cannot read the file: {e}"))
+}
+
+impl<R> LineCounter<R> {
+    /// The line of the next byte.
+    pub fn line(&self) -> usize {
+        self.tally.newlines + 1
+    }
+
+    /// The number of the last line so far (a final line break does not start a new line).
+    pub fn last_line(&self) -> usize {
+        match self.tally.last {
+            Some(b'\n') => self.tally.newlines,
+            _ => self.tally.newlines + 1,
+        }
+    }
+
+    /// Starts a stretch at the next byte: [`LineCounter::line_at`] finds the lines of the
+    /// bytes from here on. The offsets of the line breaks since the mark are kept, so a
+    /// reader marks at every event or record.
+    pub fn mark(&mut self) {
+        self.tally.mark = (self.tally.consumed, self.tally.newlines);
+        self.tally.recent.clear();
+    }
+
+    /// The line of the byte at `offset` (counted from the first byte after a byte-order
+    /// mark); an offset before the mark counts as the mark's.
+    pub fn line_at(&self, offset: u64) -> usize {
+        self.tally.mark.1 + self.tally.recent.partition_point(|&p| p < offset) + 1
+    }
+
+    /// An error naming the line of the first byte read that is not UTF-8, if any.
+    pub fn check_utf8(&self, file: &str) -> Result<(), FormatError> {
+        match self.tally.bad_utf8 {
+            Some(line) => Err(FormatError::new(at_line(file, line), "not valid UTF-8")),
+            None => Ok(()),
+        }
+    }
+
+    /// At the end of the input: [`LineCounter::check_utf8`], a sequence cut by the end
+    /// included; the number of the last line.
+    pub fn end(&self, file: &str) -> Result<usize, FormatError> {
+        self.check_utf8(file)?;
+        if !self.tally.partial.is_empty() {
+            return Err(FormatError::new(
+                at_line(file, self.tally.partial_line),
+                "not valid UTF-8",
+            ));
+        }
+        Ok(self.last_line())
+    }
+}
+
+impl<R: BufRead> Read for LineCounter<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(out.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for LineCounter<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amt: usize) {
+        // The bytes consumed are the front of the buffer last filled, which `fill_buf` gives
+        // again without reading.
+        if let Ok(available) = self.inner.fill_buf() {
+            self.tally.count(&available[..amt.min(available.len())]);
+        }
+        self.inner.consume(amt);
     }
 }
 
