@@ -418,7 +418,7 @@ impl Gleif<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::testing::{cut_points, names_of};
+    use crate::formats::testing::{STEPS, Trickle, cut_points, names_of};
     use crate::testdata::read_shared;
 
     fn bytes(file: &str) -> Vec<u8> {
@@ -644,6 +644,41 @@ mod tests {
                 .iter()
                 .any(|n| n.contains("INACTIVE without an end date"))
         );
+    }
+
+    fn trickled(file: &str, bytes: &[u8], step: usize) -> Result<Registry, FormatError> {
+        let mut collector = Collector::default();
+        read_gleif(file, Trickle::new(bytes, step), &mut collector)?;
+        Ok(collector.finish())
+    }
+
+    #[test]
+    fn a_file_read_a_few_bytes_at_a_time_reads_like_the_whole() {
+        for file in [
+            "lei-data.xml",
+            "rr-data.xml",
+            "rr-updates-data2.xml",
+            "repex-data.xml",
+        ] {
+            let b = bytes(file);
+            let whole = parse_gleif(file, &b).unwrap();
+            let cut = &b[..b.len() * 2 / 3];
+            let cut_err = parse_gleif(file, cut).unwrap_err();
+            for step in STEPS {
+                assert_eq!(trickled(file, &b, step).unwrap(), whole, "{file} by {step}");
+                assert_eq!(trickled(file, cut, step).unwrap_err(), cut_err, "{file}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_second_record_of_an_lei_is_an_error() {
+        let text = String::from_utf8(bytes("lei-data.xml")).unwrap();
+        let (head, rest) = text.split_once("<lei:LEIRecord ").unwrap();
+        let (record, _) = rest.split_once("</lei:LEIRecord>").unwrap();
+        let twice = format!("{head}<lei:LEIRecord {record}</lei:LEIRecord><lei:LEIRecord {rest}");
+        let err = parse_gleif("g.xml", twice.as_bytes()).unwrap_err();
+        assert!(err.message.contains("earlier record"), "{err}");
     }
 
     /// Mangled samples are accepted or refused, never a panic.

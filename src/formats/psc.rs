@@ -808,7 +808,7 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::testing::names_of;
+    use crate::formats::testing::{STEPS, Trickle, names_of};
     use crate::testdata::read_shared;
 
     fn bytes(path: &str) -> Vec<u8> {
@@ -1137,6 +1137,61 @@ mod tests {
             let err = parse_psc("f", text.as_bytes()).unwrap_err();
             assert!(err.message.contains(message), "{text}: {err}");
             assert!(err.at.starts_with("f line "), "{err}");
+        }
+    }
+
+    fn trickled(file: &str, bytes: &[u8], step: usize) -> Result<Registry, FormatError> {
+        let mut collector = Collector::default();
+        read_psc(file, Trickle::new(bytes, step), &mut collector)?;
+        Ok(collector.finish())
+    }
+
+    #[test]
+    fn a_file_read_a_few_bytes_at_a_time_reads_like_the_whole() {
+        let mut files: Vec<String> = (1..=16)
+            .map(|n| format!("companies-house-snapshot-lines/psc-data-{n}.json"))
+            .collect();
+        let dir = crate::testdata::shared_path("ownership/uk-psc/synthetic-kinds");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            files.push(format!("synthetic-kinds/{name}"));
+        }
+        files.sort();
+        for file in &files {
+            let b = bytes(file);
+            let whole = parse_psc(file, &b);
+            for step in STEPS {
+                assert_eq!(trickled(file, &b, step), whole, "{file} by {step}");
+            }
+            let cut = &b[..b.len() * 2 / 3];
+            let cut_whole = parse_psc(file, cut);
+            for step in STEPS {
+                assert_eq!(
+                    trickled(file, cut, step),
+                    cut_whole,
+                    "{file} cut, by {step}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn utf8_and_byte_order_marks() {
+        let line = r#"{"company_number":"1","data":{"kind":"persons-with-significant-control-statement","statement":"café €","links":{"self":"/s/1"}}}"#;
+        let good = format!("\u{feff}[\n{line},\n{}\n]\n", line.replace("/s/1", "/s/2"));
+        let r = parse_psc("f", good.as_bytes()).unwrap();
+        assert_eq!(r.unknowns.len(), 2);
+        for step in STEPS {
+            assert_eq!(trickled("f", good.as_bytes(), step).unwrap(), r);
+        }
+        let mut bad = format!("{line}\n").into_bytes();
+        bad.extend_from_slice(b"{\"company_number\":\"\xff\"}\n");
+        for step in [0, 1, 2] {
+            let err = match step {
+                0 => parse_psc("f", &bad).unwrap_err(),
+                s => trickled("f", &bad, s).unwrap_err(),
+            };
+            assert_eq!(err.to_string(), "f line 2: not valid UTF-8");
         }
     }
 

@@ -216,24 +216,25 @@ impl<R> LineCounter<R> {
         self.tally.mark.1 + self.tally.recent.partition_point(|&p| p < offset) + 1
     }
 
-    /// An error naming the line of the first byte read that is not UTF-8, if any.
+    /// An error naming the line of the first byte consumed that is not UTF-8, if any. To be
+    /// called where what was consumed ends with a whole character (after a token that ends
+    /// in ASCII, at the end of the input): a sequence left open there is an error too.
     pub fn check_utf8(&self, file: &str) -> Result<(), FormatError> {
-        match self.tally.bad_utf8 {
+        let open = !self.tally.partial.is_empty();
+        match self
+            .tally
+            .bad_utf8
+            .or(open.then_some(self.tally.partial_line))
+        {
             Some(line) => Err(FormatError::new(at_line(file, line), "not valid UTF-8")),
             None => Ok(()),
         }
     }
 
-    /// At the end of the input: [`LineCounter::check_utf8`], a sequence cut by the end
-    /// included; the number of the last line.
+    /// At the end of the input: [`LineCounter::check_utf8`], then the number of the last
+    /// line.
     pub fn end(&self, file: &str) -> Result<usize, FormatError> {
         self.check_utf8(file)?;
-        if !self.tally.partial.is_empty() {
-            return Err(FormatError::new(
-                at_line(file, self.tally.partial_line),
-                "not valid UTF-8",
-            ));
-        }
         Ok(self.last_line())
     }
 }

@@ -355,12 +355,25 @@ pub fn read_records(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::formats::testing::{STEPS, Trickle};
 
     fn names(xml: &str) -> Result<Vec<String>, FormatError> {
+        let whole = names_from(xml.as_bytes());
+        for step in STEPS {
+            assert_eq!(
+                names_from(Trickle::new(xml.as_bytes(), step)),
+                whole,
+                "{xml:?} by {step}"
+            );
+        }
+        whole
+    }
+
+    fn names_from(input: impl BufRead) -> Result<Vec<String>, FormatError> {
         let mut out = Vec::new();
         read_records(
             "t.xml",
-            xml.as_bytes(),
+            input,
             &[Layout {
                 root: "list",
                 records: &[&["group", "item"]],
@@ -408,6 +421,29 @@ mod tests {
         for (xml, at) in cases {
             let err = names(xml).unwrap_err();
             assert_eq!(err.at, at, "{xml:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn utf8_is_checked_as_the_file_streams() {
+        let good = "\u{feff}<list>\n<group><item><name>caf\u{e9} \u{1f600}</name></item></group>\n</list>\n";
+        assert_eq!(names(good).unwrap(), ["caf\u{e9} \u{1f600}:2:-"]);
+        let cases: [&[u8]; 4] = [
+            b"<list>\n<group><item><name>x</name></item>\n<item><name>\xff</name></item></group></list>",
+            b"<list>\n<group>\n<item \xc3=\"1\"/></group></list>",
+            b"<list>\n<group></group></list>\n\xc3",
+            b"<list>\n<group></group>\n<!-- \xe2\x82 --></list>",
+        ];
+        for bytes in cases {
+            let whole = names_from(bytes).unwrap_err();
+            assert_eq!(
+                whole.to_string(),
+                "t.xml line 3: not valid UTF-8",
+                "{bytes:?}"
+            );
+            for step in STEPS {
+                assert_eq!(names_from(Trickle::new(bytes, step)).unwrap_err(), whole);
+            }
         }
     }
 }
