@@ -46,8 +46,8 @@
 //!   The totals line is summarised in a note; its absence is noted too, since a JSON Lines
 //!   file cut at a line break cannot otherwise be told from a whole one.
 //!
-//! Malformed JSON, a missing `company_number` or self link, a person without a name and a
-//! malformed date are errors naming the line.
+//! Bytes that are not UTF-8, malformed JSON, a missing `company_number` or self link, a
+//! person without a name and a malformed date are errors naming the line.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::BufRead;
@@ -236,7 +236,6 @@ fn each_value(
         input.consume(1);
     }
     loop {
-        input.mark();
         let Some(next) = skip_whitespace(file, &mut input)? else {
             let last = input.end(file)?;
             if array {

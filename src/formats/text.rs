@@ -95,9 +95,9 @@ struct Tally {
     /// Line breaks consumed.
     newlines: usize,
     last: Option<u8>,
-    /// The offset and line where the current stretch starts (see [`LineCounter::mark`]), and
-    /// the offsets of the line breaks consumed since.
-    mark: (u64, usize),
+    /// The line breaks before the current stretch (see [`LineCounter::mark`]), and the
+    /// offsets of those consumed since; nothing is kept before the first mark.
+    mark: Option<usize>,
     recent: Vec<u64>,
     /// The lead bytes of a UTF-8 sequence cut by the end of a consumed chunk, and their line.
     partial: Vec<u8>,
@@ -113,7 +113,9 @@ impl Tally {
         for (i, &b) in bytes.iter().enumerate() {
             if b == b'\n' {
                 self.newlines += 1;
-                self.recent.push(self.consumed + i as u64);
+                if self.mark.is_some() {
+                    self.recent.push(self.consumed + i as u64);
+                }
             }
         }
         self.consumed += bytes.len() as u64;
@@ -204,16 +206,20 @@ impl<R> LineCounter<R> {
 
     /// Starts a stretch at the next byte: [`LineCounter::line_at`] finds the lines of the
     /// bytes from here on. The offsets of the line breaks since the mark are kept, so a
-    /// reader marks at every event or record.
+    /// reader that marks once marks at every event or record.
     pub fn mark(&mut self) {
-        self.tally.mark = (self.tally.consumed, self.tally.newlines);
+        self.tally.mark = Some(self.tally.newlines);
         self.tally.recent.clear();
     }
 
     /// The line of the byte at `offset` (counted from the first byte after a byte-order
-    /// mark); an offset before the mark counts as the mark's.
+    /// mark), at or after the mark; an earlier offset counts as the mark's, and without a
+    /// mark it is [`LineCounter::line`].
     pub fn line_at(&self, offset: u64) -> usize {
-        self.tally.mark.1 + self.tally.recent.partition_point(|&p| p < offset) + 1
+        match self.tally.mark {
+            Some(newlines) => newlines + self.tally.recent.partition_point(|&p| p < offset) + 1,
+            None => self.line(),
+        }
     }
 
     /// An error naming the line of the first byte consumed that is not UTF-8, if any. To be
@@ -475,6 +481,24 @@ mod tests {
         assert_eq!(lines.line_after(text, 3), 2);
         assert_eq!(lines.last_line(text.len()), 3);
         assert_eq!(LineIndex::new(b"a\n").last_line(2), 1);
+    }
+
+    #[test]
+    fn counted_lines_skip_a_byte_order_mark() {
+        let mut input = count_lines("f", "\u{feff}a\nb\n".as_bytes()).unwrap();
+        input.mark();
+        let mut text = String::new();
+        input.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "a\nb\n");
+        assert_eq!((input.line(), input.end("f").unwrap()), (3, 2));
+        let lines: Vec<usize> = (0..5).map(|at| input.line_at(at)).collect();
+        assert_eq!(lines, [1, 1, 2, 2, 3]);
+        // Two bytes of a mark are kept, and are no UTF-8.
+        let mut cut = count_lines("f", &b"\xef\xbb"[..]).unwrap();
+        let mut bytes = Vec::new();
+        cut.read_to_end(&mut bytes).unwrap();
+        assert_eq!(bytes, b"\xef\xbb");
+        assert_eq!(cut.end("f").unwrap_err().at, "f line 1");
     }
 
     #[test]
