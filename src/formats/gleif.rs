@@ -1,8 +1,14 @@
 //! GLEIF golden-copy XML: LEI-CDF level 1 (`LEIData`), RR-CDF level 2 relationships
 //! (`RelationshipData`) and level 2 reporting exceptions (`ReportingExceptionData`).
 //!
-//! [`parse_gleif`] tells the three apart by their root element and streams the records (one
-//! small tree per record, never the whole document).
+//! [`read_gleif`] tells the three apart by their root element and streams the records from
+//! any [`BufRead`] to a [`RegistrySink`] (one small tree per record, never the whole
+//! document); [`parse_gleif`] collects a file in memory into a [`Registry`].
+//!
+//! Memory does not grow with the file but for one set: the LEIs already sent, 20 bytes each,
+//! so that an LEI record met twice is an error and an LEI named by many relationships or
+//! exceptions is sent once as a placeholder. The note listing inactive LEI records names the
+//! first [`MAX_LISTED`].
 //!
 //! # What is read
 //!
@@ -37,112 +43,95 @@
 //!   `ExceptionReference`. The id is `{LEI}/{category}/{reason}`.
 //!
 //! Relationship and exception files name entities by LEI only: each LEI they mention gets a
-//! minimal party (id and name = the LEI, kind company, identifier `lei`), so every reference
-//! resolves inside the [`Registry`]; the importer merges them with the LEI records.
+//! minimal party (id and name = the LEI, kind company, identifier `lei`,
+//! [`RegistryParty::placeholder`]), sent before the first link or exception naming it, so
+//! every reference resolves; the sink folds it with the LEI record.
 //!
 //! Any LEI failing ISO 17442 is an error naming its line, as is a missing name, node or type,
 //! or a malformed date. A truncated document is rejected by the XML reader.
 
-use std::collections::BTreeMap;
-
-use quick_xml::Reader;
-use quick_xml::events::Event;
+use std::collections::{BTreeMap, HashSet};
+use std::io::BufRead;
 
 use super::FormatError;
 use super::country;
 use super::record::{Notes, aliases, parse_name, push_identifier};
 use super::registry::{
-    Builder, DeclaredUnknown, Registry, RegistryLink, RegistryParty, ShareBounds,
+    Collector, DeclaredUnknown, Registry, RegistryLink, RegistryParty, RegistrySink, ShareBounds,
 };
-use super::text::{decode_utf8, iso_period};
-use super::xml::{Node, Record, read_records};
+use super::text::iso_period;
+use super::xml::{Layout, Node, Record, read_records};
 use crate::domain::{EntityKind, Interest, Jurisdiction, Lei, Name};
 
 const SOURCE: &str = "gleif";
 
-/// Parses a GLEIF LEI-CDF, RR-CDF or reporting-exception XML file (told apart by the root).
-pub fn parse_gleif(name: &str, bytes: &[u8]) -> Result<Registry, FormatError> {
-    let mut b = Builder::default();
-    let mut notes = Notes::default();
-    match root_element(name, bytes)?.as_str() {
-        "LEIData" => {
-            let mut inactive = Vec::new();
-            read_records(
-                name,
-                bytes,
-                "LEIData",
-                &[&["LEIRecords", "LEIRecord"]],
-                |r| {
-                    let party = lei_party(&r, &mut notes, &mut inactive)?;
-                    b.add_party(party)
-                        .map_err(|_| r.error(&r.node, "this LEI has an earlier record in the file"))
-                },
-            )?;
-            if !inactive.is_empty() {
-                notes.push(format!(
-                    "{} LEI records with EntityStatus INACTIVE (kept): {}",
-                    inactive.len(),
-                    inactive.join(", ")
-                ));
-            }
-        }
-        "RelationshipData" => {
-            let mut skipped = BTreeMap::new();
-            read_records(
-                name,
-                bytes,
-                "RelationshipData",
-                &[&["RelationshipRecords", "RelationshipRecord"]],
-                |r| relationship(&r, &mut b, &mut notes, &mut skipped),
-            )?;
-            for (kind, n) in skipped {
-                notes.push(format!(
-                    "{n} {kind} relationships skipped (fund management or structure, not ownership)"
-                ));
-            }
-        }
-        "ReportingExceptionData" => {
-            read_records(
-                name,
-                bytes,
-                "ReportingExceptionData",
-                &[&["ReportingExceptions", "Exception"]],
-                |r| exception(&r, &mut b, &mut notes),
-            )?;
-        }
-        other => {
-            return Err(FormatError::new(
-                format!("{name} line 1"),
-                format!(
-                    "expected a GLEIF <LEIData>, <RelationshipData> or <ReportingExceptionData> document, found <{other}>"
-                ),
-            ));
-        }
-    }
-    Ok(b.finish(notes.into_lines()))
+/// The most inactive LEIs the note about them names; the rest are counted.
+pub const MAX_LISTED: usize = 100;
+
+/// The three documents, by root element: LEI records, relationships, reporting exceptions.
+const LAYOUTS: [Layout; 3] = [
+    Layout {
+        root: "LEIData",
+        records: &[&["LEIRecords", "LEIRecord"]],
+    },
+    Layout {
+        root: "RelationshipData",
+        records: &[&["RelationshipRecords", "RelationshipRecord"]],
+    },
+    Layout {
+        root: "ReportingExceptionData",
+        records: &[&["ReportingExceptions", "Exception"]],
+    },
+];
+
+/// Reads a GLEIF LEI-CDF, RR-CDF or reporting-exception XML file (told apart by the root)
+/// from `input`, sending what it states to `sink`.
+pub fn read_gleif(
+    name: &str,
+    input: impl BufRead,
+    sink: &mut dyn RegistrySink,
+) -> Result<(), FormatError> {
+    let mut reader = Gleif {
+        sink,
+        notes: Notes::default(),
+        sent: HashSet::new(),
+        inactive: (0, Vec::new()),
+        skipped: BTreeMap::new(),
+    };
+    read_records(name, input, &LAYOUTS, |r| match r.layout {
+        0 => reader.lei_record(&r),
+        1 => reader.relationship(&r),
+        _ => reader.exception(&r),
+    })?;
+    reader.finish();
+    Ok(())
 }
 
-/// The local name of the first element; a document without one is left to
-/// [`read_records`] to reject with its line.
-fn root_element(file: &str, bytes: &[u8]) -> Result<String, FormatError> {
-    let text = decode_utf8(file, bytes)?;
-    let mut reader = Reader::from_str(text);
-    loop {
-        match reader.read_event() {
-            Ok(Event::Start(e) | Event::Empty(e)) => {
-                return Ok(e.local_name().into_inner().to_owned());
-            }
-            Ok(Event::Eof) | Err(_) => {
-                // Not a document: the shared reader names the line and the fault.
-                read_records(file, bytes, "LEIData", &[], |_| Ok(()))?;
-                return Err(FormatError::new(
-                    format!("{file} line 1"),
-                    "no root element",
-                ));
-            }
-            Ok(_) => {}
-        }
+/// Parses a whole GLEIF file in memory (see [`read_gleif`]).
+pub fn parse_gleif(name: &str, bytes: &[u8]) -> Result<Registry, FormatError> {
+    let mut collector = Collector::default();
+    read_gleif(name, bytes, &mut collector)?;
+    Ok(collector.finish())
+}
+
+struct Gleif<'s> {
+    sink: &'s mut dyn RegistrySink,
+    notes: Notes,
+    /// The LEIs sent so far.
+    sent: HashSet<[u8; 20]>,
+    /// How many LEI records are inactive, and the first [`MAX_LISTED`] of them.
+    inactive: (usize, Vec<String>),
+    /// Relationship types skipped, with their counts.
+    skipped: BTreeMap<String, usize>,
+}
+
+/// The set key of a validated LEI (20 ASCII characters).
+fn key(lei: &str) -> [u8; 20] {
+    let mut key = [0; 20];
+    for (k, b) in key.iter_mut().zip(lei.bytes()) {
+        *k = b;
     }
+    key
 }
 
 /// A validated LEI from the text of `node`.
@@ -173,7 +162,7 @@ fn code(node: Option<&Node>, notes: &mut Notes) -> Option<Jurisdiction> {
 fn lei_party(
     r: &Record,
     notes: &mut Notes,
-    inactive: &mut Vec<String>,
+    inactive: &mut (usize, Vec<String>),
 ) -> Result<RegistryParty, FormatError> {
     let id = lei(r, required(r, &r.node, "LEI")?)?;
     let entity = required(r, &r.node, "Entity")?;
@@ -212,7 +201,10 @@ fn lei_party(
         push_identifier(&mut identifiers, "registration_number", number, notes);
     }
     if entity.child_text("EntityStatus") == Some("INACTIVE") {
-        inactive.push(id.clone());
+        inactive.0 += 1;
+        if inactive.1.len() < MAX_LISTED {
+            inactive.1.push(id.clone());
+        }
     }
     Ok(RegistryParty {
         id,
@@ -225,28 +217,6 @@ fn lei_party(
         source: SOURCE.to_owned(),
         placeholder: false,
     })
-}
-
-/// Adds the minimal party of an LEI the file names only by reference, once.
-fn referenced(b: &mut Builder, lei: &str, notes: &mut Notes) -> Result<(), String> {
-    if b.party_index(lei).is_some() {
-        return Ok(());
-    }
-    let name = Name::parse(lei).map_err(|e| e.to_string())?;
-    let mut identifiers = Vec::new();
-    push_identifier(&mut identifiers, "lei", lei, notes);
-    let _ = b.add_party(RegistryParty {
-        id: lei.to_owned(),
-        kind: EntityKind::Company,
-        name,
-        aliases: Vec::new(),
-        jurisdiction: None,
-        headquarters: None,
-        identifiers,
-        source: SOURCE.to_owned(),
-        placeholder: true,
-    });
-    Ok(())
 }
 
 fn node_lei(r: &Record, rel: &Node, end: &str) -> Result<String, FormatError> {
@@ -271,135 +241,184 @@ fn date(r: &Record, node: &Node, end: bool) -> Result<chrono::NaiveDate, FormatE
         })
 }
 
-fn relationship(
-    r: &Record,
-    b: &mut Builder,
-    notes: &mut Notes,
-    skipped: &mut BTreeMap<String, usize>,
-) -> Result<(), FormatError> {
-    let rel = required(r, &r.node, "Relationship")?;
-    let child = node_lei(r, rel, "StartNode")?;
-    let parent = node_lei(r, rel, "EndNode")?;
-    let type_node = required(r, rel, "RelationshipType")?;
-    let kind = type_node.text().unwrap_or_default();
-    let declared_indirect = match kind {
-        "IS_DIRECTLY_CONSOLIDATED_BY" => false,
-        "IS_ULTIMATELY_CONSOLIDATED_BY" => true,
-        _ => {
-            *skipped.entry(kind.to_owned()).or_default() += 1;
+impl Gleif<'_> {
+    fn lei_record(&mut self, r: &Record) -> Result<(), FormatError> {
+        let party = lei_party(r, &mut self.notes, &mut self.inactive)?;
+        if !self.sent.insert(key(&party.id)) {
+            return Err(r.error(&r.node, "this LEI has an earlier record in the file"));
+        }
+        self.sink.party(party)
+    }
+
+    /// Sends the minimal party of an LEI the file names only by reference, once.
+    fn referenced(&mut self, r: &Record, at: &Node, lei: &str) -> Result<(), FormatError> {
+        if !self.sent.insert(key(lei)) {
             return Ok(());
         }
-    };
-    let (mut valid_from, mut valid_to) = (None, None);
-    for period in rel.path(&["RelationshipPeriods", "RelationshipPeriod"]) {
-        if period.child_text("PeriodType") != Some("RELATIONSHIP_PERIOD") {
-            continue;
-        }
-        if let Some(start) = period.child("StartDate") {
-            valid_from = Some(date(r, start, false)?);
-        }
-        if let Some(end) = period.child("EndDate") {
-            valid_to = Some(date(r, end, true)?);
-        }
+        let name = Name::parse(lei).map_err(|e| r.error(at, e.to_string()))?;
+        let mut identifiers = Vec::new();
+        push_identifier(&mut identifiers, "lei", lei, &mut self.notes);
+        self.sink.party(RegistryParty {
+            id: lei.to_owned(),
+            kind: EntityKind::Company,
+            name,
+            aliases: Vec::new(),
+            jurisdiction: None,
+            headquarters: None,
+            identifiers,
+            source: SOURCE.to_owned(),
+            placeholder: true,
+        })
     }
-    let id = format!("{child}/{kind}/{parent}");
-    if rel.child_text("RelationshipStatus") == Some("INACTIVE") && valid_to.is_none() {
-        let updated = r
-            .node
-            .child("Registration")
-            .and_then(|reg| reg.child("LastUpdateDate"));
-        match updated {
-            Some(u) => {
-                valid_to = Some(date(r, u, false)?);
-                notes.push(format!(
-                    "{id}: INACTIVE without an end date; ends at its LastUpdateDate"
-                ));
-            }
-            None => {
-                notes.push(format!(
-                    "{id}: INACTIVE without an end date or LastUpdateDate; skipped"
-                ));
+
+    fn relationship(&mut self, r: &Record) -> Result<(), FormatError> {
+        let rel = required(r, &r.node, "Relationship")?;
+        let child = node_lei(r, rel, "StartNode")?;
+        let parent = node_lei(r, rel, "EndNode")?;
+        let type_node = required(r, rel, "RelationshipType")?;
+        let kind = type_node.text().unwrap_or_default();
+        let declared_indirect = match kind {
+            "IS_DIRECTLY_CONSOLIDATED_BY" => false,
+            "IS_ULTIMATELY_CONSOLIDATED_BY" => true,
+            _ => {
+                *self.skipped.entry(kind.to_owned()).or_default() += 1;
                 return Ok(());
             }
+        };
+        let (mut valid_from, mut valid_to) = (None, None);
+        for period in rel.path(&["RelationshipPeriods", "RelationshipPeriod"]) {
+            if period.child_text("PeriodType") != Some("RELATIONSHIP_PERIOD") {
+                continue;
+            }
+            if let Some(start) = period.child("StartDate") {
+                valid_from = Some(date(r, start, false)?);
+            }
+            if let Some(end) = period.child("EndDate") {
+                valid_to = Some(date(r, end, true)?);
+            }
         }
-    }
-    let mut details = vec![kind.to_owned()];
-    for q in rel.path(&["RelationshipQualifiers", "RelationshipQualifier"]) {
-        let words: Vec<&str> = ["QualifierDimension", "QualifierCategory"]
-            .iter()
-            .filter_map(|c| q.child_text(c))
-            .collect();
-        details.push(words.join(" "));
-    }
-    for q in rel.path(&["RelationshipQuantifiers", "RelationshipQuantifier"]) {
-        let words: Vec<&str> = ["MeasurementMethod", "QuantifierAmount", "QuantifierUnits"]
-            .iter()
-            .filter_map(|c| q.child_text(c))
-            .collect();
-        details.push(words.join(" "));
-    }
-    for lei in [&parent, &child] {
-        referenced(b, lei, notes).map_err(|m| r.error(rel, m))?;
-    }
-    let at = r.at(&r.node);
-    b.add_link(
-        RegistryLink {
-            id,
-            owner: parent,
-            owned: child,
-            interest: Interest::Consolidation,
-            share: ShareBounds::UNKNOWN,
-            valid_from,
-            valid_to,
-            declared_indirect,
-            details: Some(details.join("; ")),
-        },
-        &at,
-    )
-}
-
-fn exception(r: &Record, b: &mut Builder, notes: &mut Notes) -> Result<(), FormatError> {
-    let subject = lei(r, required(r, &r.node, "LEI")?)?;
-    let category = required(r, &r.node, "ExceptionCategory")?
-        .text()
-        .ok_or_else(|| r.error(&r.node, "<ExceptionCategory> is empty"))?;
-    let reasons: Vec<&str> = r
-        .node
-        .children("ExceptionReason")
-        .filter_map(Node::text)
-        .collect();
-    if reasons.is_empty() {
-        return Err(r.error(&r.node, "<Exception> has no <ExceptionReason>"));
-    }
-    referenced(b, &subject, notes).map_err(|m| r.error(&r.node, m))?;
-    let mut details = category.to_owned();
-    for reference in r.node.children("ExceptionReference").filter_map(Node::text) {
-        details.push_str("; ");
-        details.push_str(reference);
-    }
-    let at = r.at(&r.node);
-    for reason in reasons {
-        b.add_unknown(
-            DeclaredUnknown {
-                interest: None,
+        let id = format!("{child}/{kind}/{parent}");
+        if rel.child_text("RelationshipStatus") == Some("INACTIVE") && valid_to.is_none() {
+            let updated = r
+                .node
+                .child("Registration")
+                .and_then(|reg| reg.child("LastUpdateDate"));
+            match updated {
+                Some(u) => {
+                    valid_to = Some(date(r, u, false)?);
+                    self.notes.push(format!(
+                        "{id}: INACTIVE without an end date; ends at its LastUpdateDate"
+                    ));
+                }
+                None => {
+                    self.notes.push(format!(
+                        "{id}: INACTIVE without an end date or LastUpdateDate; skipped"
+                    ));
+                    return Ok(());
+                }
+            }
+        }
+        let mut details = vec![kind.to_owned()];
+        for q in rel.path(&["RelationshipQualifiers", "RelationshipQualifier"]) {
+            let words: Vec<&str> = ["QualifierDimension", "QualifierCategory"]
+                .iter()
+                .filter_map(|c| q.child_text(c))
+                .collect();
+            details.push(words.join(" "));
+        }
+        for q in rel.path(&["RelationshipQuantifiers", "RelationshipQuantifier"]) {
+            let words: Vec<&str> = ["MeasurementMethod", "QuantifierAmount", "QuantifierUnits"]
+                .iter()
+                .filter_map(|c| q.child_text(c))
+                .collect();
+            details.push(words.join(" "));
+        }
+        for lei in [&parent, &child] {
+            self.referenced(r, rel, lei)?;
+        }
+        let at = r.at(&r.node);
+        self.sink.link(
+            RegistryLink {
+                id,
+                owner: parent,
+                owned: child,
+                interest: Interest::Consolidation,
                 share: ShareBounds::UNKNOWN,
-                id: format!("{subject}/{category}/{reason}"),
-                subject: subject.clone(),
-                reason: reason.to_owned(),
-                details: Some(details.clone()),
-                valid_from: None,
-                valid_to: None,
+                valid_from,
+                valid_to,
+                declared_indirect,
+                details: Some(details.join("; ")),
             },
             &at,
-        )?;
+        )
     }
-    Ok(())
+
+    fn exception(&mut self, r: &Record) -> Result<(), FormatError> {
+        let subject = lei(r, required(r, &r.node, "LEI")?)?;
+        let category = required(r, &r.node, "ExceptionCategory")?
+            .text()
+            .ok_or_else(|| r.error(&r.node, "<ExceptionCategory> is empty"))?;
+        let reasons: Vec<&str> = r
+            .node
+            .children("ExceptionReason")
+            .filter_map(Node::text)
+            .collect();
+        if reasons.is_empty() {
+            return Err(r.error(&r.node, "<Exception> has no <ExceptionReason>"));
+        }
+        self.referenced(r, &r.node, &subject)?;
+        let mut details = category.to_owned();
+        for reference in r.node.children("ExceptionReference").filter_map(Node::text) {
+            details.push_str("; ");
+            details.push_str(reference);
+        }
+        let at = r.at(&r.node);
+        for reason in reasons {
+            self.sink.unknown(
+                DeclaredUnknown {
+                    interest: None,
+                    share: ShareBounds::UNKNOWN,
+                    id: format!("{subject}/{category}/{reason}"),
+                    subject: subject.clone(),
+                    reason: reason.to_owned(),
+                    details: Some(details.clone()),
+                    valid_from: None,
+                    valid_to: None,
+                },
+                &at,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Sends the notes.
+    fn finish(mut self) {
+        let (n, listed) = &self.inactive;
+        if *n > 0 {
+            let more = match n - listed.len() {
+                0 => String::new(),
+                more => format!(", and {more} more"),
+            };
+            self.notes.push(format!(
+                "{n} LEI records with EntityStatus INACTIVE (kept): {}{more}",
+                listed.join(", ")
+            ));
+        }
+        for (kind, n) in &self.skipped {
+            self.notes.push(format!(
+                "{n} {kind} relationships skipped (fund management or structure, not ownership)"
+            ));
+        }
+        for line in self.notes.into_lines() {
+            self.sink.note(line);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::testing::{cut_points, names_of};
+    use crate::formats::testing::{STEPS, Trickle, cut_points, names_of};
     use crate::testdata::read_shared;
 
     fn bytes(file: &str) -> Vec<u8> {
@@ -625,6 +644,41 @@ mod tests {
                 .iter()
                 .any(|n| n.contains("INACTIVE without an end date"))
         );
+    }
+
+    fn trickled(file: &str, bytes: &[u8], step: usize) -> Result<Registry, FormatError> {
+        let mut collector = Collector::default();
+        read_gleif(file, Trickle::new(bytes, step), &mut collector)?;
+        Ok(collector.finish())
+    }
+
+    #[test]
+    fn a_file_read_a_few_bytes_at_a_time_reads_like_the_whole() {
+        for file in [
+            "lei-data.xml",
+            "rr-data.xml",
+            "rr-updates-data2.xml",
+            "repex-data.xml",
+        ] {
+            let b = bytes(file);
+            let whole = parse_gleif(file, &b).unwrap();
+            let cut = &b[..b.len() * 2 / 3];
+            let cut_err = parse_gleif(file, cut).unwrap_err();
+            for step in STEPS {
+                assert_eq!(trickled(file, &b, step).unwrap(), whole, "{file} by {step}");
+                assert_eq!(trickled(file, cut, step).unwrap_err(), cut_err, "{file}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_second_record_of_an_lei_is_an_error() {
+        let text = String::from_utf8(bytes("lei-data.xml")).unwrap();
+        let (head, rest) = text.split_once("<lei:LEIRecord ").unwrap();
+        let (record, _) = rest.split_once("</lei:LEIRecord>").unwrap();
+        let twice = format!("{head}<lei:LEIRecord {record}</lei:LEIRecord><lei:LEIRecord {rest}");
+        let err = parse_gleif("g.xml", twice.as_bytes()).unwrap_err();
+        assert!(err.message.contains("earlier record"), "{err}");
     }
 
     /// Mangled samples are accepted or refused, never a panic.

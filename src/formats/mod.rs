@@ -49,8 +49,8 @@ mod un_xml;
 mod xml;
 
 pub use bods::{Publication, parse_bods, read_bods, write_bods};
-pub use gleif::parse_gleif;
-pub use psc::parse_psc;
+pub use gleif::{parse_gleif, read_gleif};
+pub use psc::{parse_psc, read_psc};
 pub use registry::{
     BODS_UNSPECIFIED_REASONS, Collector, DeclaredUnknown, Registry, RegistryLink, RegistryParty,
     RegistrySink, ShareBounds, bods_unspecified_reason,
@@ -355,49 +355,6 @@ pub fn parse(format: Format, files: &Files) -> Result<Parsed, FormatError> {
     reader(name, bytes)
 }
 
-// Interim adapters until the streaming registry readers land: read whole, then replay.
-fn replay(r: Registry, sink: &mut dyn RegistrySink) -> Result<(), FormatError> {
-    for p in r.parties {
-        sink.party(p)?;
-    }
-    for l in r.links {
-        let at = l.id.clone();
-        sink.link(l, &at)?;
-    }
-    for u in r.unknowns {
-        let at = u.id.clone();
-        sink.unknown(u, &at)?;
-    }
-    for n in r.notes {
-        sink.note(n);
-    }
-    Ok(())
-}
-
-fn whole(name: &str, mut input: impl std::io::BufRead) -> Result<Vec<u8>, FormatError> {
-    let mut b = Vec::new();
-    input
-        .read_to_end(&mut b)
-        .map_err(|e| FormatError::new(name, e.to_string()))?;
-    Ok(b)
-}
-
-pub fn read_gleif(
-    name: &str,
-    input: impl std::io::BufRead,
-    sink: &mut dyn RegistrySink,
-) -> Result<(), FormatError> {
-    replay(parse_gleif(name, &whole(name, input)?)?, sink)
-}
-
-pub fn read_psc(
-    name: &str,
-    input: impl std::io::BufRead,
-    sink: &mut dyn RegistrySink,
-) -> Result<(), FormatError> {
-    replay(parse_psc(name, &whole(name, input)?)?, sink)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -493,5 +450,102 @@ mod tests {
                 let _ = parse(format, &files);
             });
         }
+    }
+
+    /// Streams a generated PSC snapshot (200,000 JSON lines, then the same as one array) and
+    /// a generated GLEIF LEI file (100,000 records) from temporary files into a counting
+    /// sink, printing records per second and the peak memory; run with
+    /// `cargo test --release --lib formats::tests::registry_streaming -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn registry_streaming() {
+        use std::io::{BufReader, BufWriter, Write};
+        println!("VmHWM before: {}", testing::peak_memory());
+        let dir = std::env::temp_dir().join(format!("ownergraph-stream-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write =
+            |name: &str, head: &str, records: usize, each: &dyn Fn(usize) -> String, tail: &str| {
+                let path = dir.join(name);
+                let mut out = BufWriter::new(std::fs::File::create(&path).unwrap());
+                out.write_all(head.as_bytes()).unwrap();
+                for i in 0..records {
+                    out.write_all(each(i).as_bytes()).unwrap();
+                }
+                out.write_all(tail.as_bytes()).unwrap();
+                out.flush().unwrap();
+                path
+            };
+        let psc_line = |i: usize| {
+            format!(
+                r#"{{"company_number":"{i:08}","data":{{"kind":"individual-person-with-significant-control","name":"Mr Person {i}","name_elements":{{"title":"Mr","forename":"Person","surname":"N{i}"}},"nationality":"British","country_of_residence":"England","notified_on":"2016-04-06","natures_of_control":["ownership-of-shares-75-to-100-percent","voting-rights-75-to-100-percent"],"links":{{"self":"/company/{i:08}/persons-with-significant-control/individual/p{i}"}}}}}}"#
+            )
+        };
+        let lines = write(
+            "psc.jsonl",
+            "",
+            200_000,
+            &|i| format!("{}\n", psc_line(i)),
+            "",
+        );
+        let array = write(
+            "psc.json",
+            "[\n",
+            200_000,
+            &|i| format!("{},\n", psc_line(i)),
+            "]\n",
+        );
+        let lei = |i: usize| {
+            let base = format!("5299{i:014}");
+            let digits: String = base
+                .chars()
+                .map(|c| c.to_digit(36).unwrap_or_default().to_string())
+                .chain(["00".to_owned()])
+                .collect();
+            let rest = digits
+                .bytes()
+                .fold(0, |m, d| (m * 10 + u32::from(d - b'0')) % 97);
+            format!("{base}{:02}", 98 - rest)
+        };
+        let gleif = write(
+            "lei.xml",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<lei:LEIData xmlns:lei=\"http://www.gleif.org/data/schema/leidata/2016\">\n<lei:LEIRecords>\n",
+            100_000,
+            &|i| {
+                format!(
+                    "<lei:LEIRecord>\n <lei:LEI>{}</lei:LEI>\n <lei:Entity>\n  <lei:LegalName>Company {i} Limited</lei:LegalName>\n  <lei:OtherEntityNames><lei:OtherEntityName>Firm {i}</lei:OtherEntityName></lei:OtherEntityNames>\n  <lei:LegalJurisdiction>GB</lei:LegalJurisdiction>\n  <lei:HeadquartersAddress><lei:City>London</lei:City><lei:Country>GB</lei:Country></lei:HeadquartersAddress>\n  <lei:RegistrationAuthority><lei:RegistrationAuthorityEntityID>{i:08}</lei:RegistrationAuthorityEntityID></lei:RegistrationAuthority>\n  <lei:EntityCategory>GENERAL</lei:EntityCategory>\n  <lei:EntityStatus>ACTIVE</lei:EntityStatus>\n </lei:Entity>\n</lei:LEIRecord>\n",
+                    lei(i)
+                )
+            },
+            "</lei:LEIRecords>\n</lei:LEIData>\n",
+        );
+        println!("VmHWM after writing: {}", testing::peak_memory());
+        type Read =
+            fn(&str, BufReader<std::fs::File>, &mut dyn RegistrySink) -> Result<(), FormatError>;
+        // A PSC line sends its company and its person; an LEI record its party.
+        let runs: [(&std::path::Path, Read, usize, usize); 3] = [
+            (&lines, read_psc, 200_000, 400_000),
+            (&array, read_psc, 200_000, 400_000),
+            (&gleif, read_gleif, 100_000, 100_000),
+        ];
+        for (path, read, records, parties) in runs {
+            let size = std::fs::metadata(path).unwrap().len();
+            let input = BufReader::with_capacity(1 << 16, std::fs::File::open(path).unwrap());
+            let mut sink = testing::Counting::default();
+            let start = std::time::Instant::now();
+            read("f", input, &mut sink).unwrap();
+            let took = start.elapsed();
+            assert_eq!(sink.parties, parties);
+            println!(
+                "{} ({} MB, {records} records): {took:?}, {:.0} records/s, {:.0} MB/s; sent {} parties, {} links; VmHWM {}",
+                path.file_name().unwrap_or_default().to_string_lossy(),
+                size / 1_000_000,
+                records as f64 / took.as_secs_f64(),
+                size as f64 / 1e6 / took.as_secs_f64(),
+                sink.parties,
+                sink.links,
+                testing::peak_memory()
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -5,6 +5,13 @@
 //! summary. A JSON array of such objects (with or without a trailing comma before the `]`) is
 //! read the same way, as are objects spread over several lines.
 //!
+//! [`read_psc`] streams from any [`BufRead`] to a [`RegistrySink`], holding one object at a
+//! time (the array form too: its elements are split as they come); [`parse_psc`] collects a
+//! file in memory into a [`Registry`]. Memory does not grow with the file but for one set:
+//! the company numbers already sent (8 bytes each for the register's eight-character
+//! numbers), so that a company named by many lines is sent once as a placeholder. Persons and
+//! corporate PSCs are sent with every line that states them; the sink folds them.
+//!
 //! # What is read
 //!
 //! - Every `company_number` is a company party with id `GB/<number>`, jurisdiction GB and a
@@ -39,10 +46,11 @@
 //!   The totals line is summarised in a note; its absence is noted too, since a JSON Lines
 //!   file cut at a line break cannot otherwise be told from a whole one.
 //!
-//! Malformed JSON, a missing `company_number` or self link, a person without a name and a
-//! malformed date are errors naming the line.
+//! Bytes that are not UTF-8, malformed JSON, a missing `company_number` or self link, a
+//! person without a name and a malformed date are errors naming the line.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::io::BufRead;
 
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -51,9 +59,9 @@ use super::FormatError;
 use super::country;
 use super::record::{Notes, aliases, parse_name, push_identifier};
 use super::registry::{
-    Builder, DeclaredUnknown, Registry, RegistryLink, RegistryParty, ShareBounds,
+    Collector, DeclaredUnknown, Registry, RegistryLink, RegistryParty, RegistrySink, ShareBounds,
 };
-use super::text::{LineIndex, at_line, clean, decode_utf8, iso_date};
+use super::text::{LineCounter, at_line, clean, count_lines, iso_date, read_error};
 use crate::domain::{EntityKind, Interest, Jurisdiction};
 
 const SOURCE: &str = "uk-psc";
@@ -185,86 +193,89 @@ struct ExemptionItem {
     exempt_to: Option<String>,
 }
 
-/// Parses a PSC snapshot file (JSON Lines, or a JSON array of the same objects).
-pub fn parse_psc(name: &str, bytes: &[u8]) -> Result<Registry, FormatError> {
-    let text = decode_utf8(name, bytes)?;
+/// Reads a PSC snapshot (JSON Lines, or a JSON array of the same objects) from `input`,
+/// sending what it states to `sink`.
+pub fn read_psc(
+    name: &str,
+    input: impl BufRead,
+    sink: &mut dyn RegistrySink,
+) -> Result<(), FormatError> {
     let mut reader = Reader {
         file: name,
-        b: Builder::default(),
+        sink,
+        companies: Companies::default(),
         notes: Notes::default(),
         skipped_kinds: BTreeMap::new(),
         skipped_natures: BTreeMap::new(),
         totals: false,
     };
-    each_value(name, text, |line, value| reader.line(line, value))?;
-    Ok(reader.finish())
+    each_value(name, input, |line, value| reader.line(line, value))?;
+    reader.finish();
+    Ok(())
 }
 
-/// Calls `each` with every top-level JSON object of `text` and the line it starts on:
+/// Parses a whole PSC snapshot file in memory (see [`read_psc`]).
+pub fn parse_psc(name: &str, bytes: &[u8]) -> Result<Registry, FormatError> {
+    let mut collector = Collector::default();
+    read_psc(name, bytes, &mut collector)?;
+    Ok(collector.finish())
+}
+
+/// Calls `each` with every top-level JSON object of `input` and the line it starts on:
 /// whitespace-separated objects, or the elements of one array (a trailing comma allowed).
+/// One object is held at a time.
 fn each_value(
     file: &str,
-    text: &str,
+    input: impl BufRead,
     mut each: impl FnMut(usize, Line) -> Result<(), FormatError>,
 ) -> Result<(), FormatError> {
-    let lines = LineIndex::new(text.as_bytes());
-    let bytes = text.as_bytes();
-    let skip = |mut pos: usize| {
-        while bytes.get(pos).is_some_and(u8::is_ascii_whitespace) {
-            pos += 1;
-        }
-        pos
-    };
-    let mut pos = skip(0);
-    let array = bytes.get(pos) == Some(&b'[');
+    let mut input = count_lines(file, input)?;
+    let mut value = Vec::new();
+    let array = skip_whitespace(file, &mut input)? == Some(b'[');
     if array {
-        pos += 1;
+        input.consume(1);
     }
     loop {
-        pos = skip(pos);
-        let Some(&next) = bytes.get(pos) else {
+        let Some(next) = skip_whitespace(file, &mut input)? else {
+            let last = input.end(file)?;
             if array {
                 return Err(FormatError::new(
-                    at_line(file, lines.last_line(text.len())),
+                    at_line(file, last),
                     "the array is never closed with ']': the file is cut short",
                 ));
             }
             return Ok(());
         };
         if array && next == b']' {
-            let after = skip(pos + 1);
-            if after < bytes.len() {
+            input.consume(1);
+            if skip_whitespace(file, &mut input)?.is_some() {
                 return Err(FormatError::new(
-                    at_line(file, lines.line_of(after)),
+                    at_line(file, input.line()),
                     "content after the closing ']'",
                 ));
             }
-            return Ok(());
+            return input.end(file).map(drop);
         }
-        let start = lines.line_of(pos);
-        let mut stream = serde_json::Deserializer::from_str(&text[pos..]).into_iter::<Line>();
-        match stream.next() {
-            Some(Ok(value)) => {
-                pos += stream.byte_offset();
-                each(start, value)?;
-            }
-            Some(Err(e)) => {
+        let start = input.line();
+        take_value(file, &mut input, &mut value)?;
+        input.check_utf8(file)?;
+        match serde_json::from_slice::<Line>(&value) {
+            Ok(value) => each(start, value)?,
+            Err(e) => {
                 let line = start + e.line().saturating_sub(1);
                 return Err(FormatError::new(
                     at_line(file, line),
                     format!("malformed JSON: {e}"),
                 ));
             }
-            None => return Ok(()),
         }
         if array {
-            pos = skip(pos);
-            match bytes.get(pos) {
-                Some(b',') => pos += 1,
+            match skip_whitespace(file, &mut input)? {
+                Some(b',') => input.consume(1),
                 Some(b']') | None => {}
                 Some(_) => {
                     return Err(FormatError::new(
-                        at_line(file, lines.line_of(pos)),
+                        at_line(file, input.line()),
                         "expected ',' or ']' after an array element",
                     ));
                 }
@@ -273,9 +284,134 @@ fn each_value(
     }
 }
 
+/// Consumes whitespace; the next byte, left unread, or `None` at the end of the input.
+fn skip_whitespace<R: BufRead>(
+    file: &str,
+    input: &mut LineCounter<R>,
+) -> Result<Option<u8>, FormatError> {
+    loop {
+        let line = input.line();
+        let available = input.fill_buf().map_err(|e| read_error(file, line, &e))?;
+        if available.is_empty() {
+            return Ok(None);
+        }
+        match available.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(i) => {
+                let next = available[i];
+                input.consume(i);
+                return Ok(Some(next));
+            }
+            None => {
+                let n = available.len();
+                input.consume(n);
+            }
+        }
+    }
+}
+
+/// Reads one JSON value into `value`: an object or array up to its closing bracket (strings
+/// and escapes followed), a string, or any other token up to whitespace or punctuation. A
+/// value cut by the end of the input ends there; the JSON parser then says what is missing.
+fn take_value<R: BufRead>(
+    file: &str,
+    input: &mut LineCounter<R>,
+    value: &mut Vec<u8>,
+) -> Result<(), FormatError> {
+    value.clear();
+    let mut scan = Scan::default();
+    loop {
+        let line = input.line();
+        let available = input.fill_buf().map_err(|e| read_error(file, line, &e))?;
+        if available.is_empty() {
+            return Ok(());
+        }
+        let (used, done) = scan.feed(available);
+        value.extend_from_slice(&available[..used]);
+        input.consume(used);
+        if done {
+            return Ok(());
+        }
+    }
+}
+
+/// Where [`take_value`] is in a value.
+#[derive(Default)]
+struct Scan {
+    started: bool,
+    /// Open objects and arrays.
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+    /// A number, literal or stray character, ended by whitespace or punctuation.
+    token: bool,
+}
+
+impl Scan {
+    /// How many of `bytes` belong to the value, and whether it ends there.
+    fn feed(&mut self, bytes: &[u8]) -> (usize, bool) {
+        for (i, &b) in bytes.iter().enumerate() {
+            if !self.started {
+                self.started = true;
+                match b {
+                    b'"' => self.in_string = true,
+                    b'{' | b'[' => self.depth = 1,
+                    _ => self.token = true,
+                }
+            } else if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                } else if b == b'\\' {
+                    self.escaped = true;
+                } else if b == b'"' {
+                    self.in_string = false;
+                    if self.depth == 0 {
+                        return (i + 1, true);
+                    }
+                }
+            } else if self.token {
+                if b.is_ascii_whitespace() || b",:[]{}\"".contains(&b) {
+                    return (i, true);
+                }
+            } else {
+                match b {
+                    b'"' => self.in_string = true,
+                    b'{' | b'[' => self.depth += 1,
+                    b'}' | b']' => {
+                        self.depth -= 1;
+                        if self.depth == 0 {
+                            return (i + 1, true);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        (bytes.len(), false)
+    }
+}
+
+/// Company numbers already sent: the register's eight-character numbers packed in a `u64`,
+/// any other as text.
+#[derive(Default)]
+struct Companies {
+    packed: HashSet<u64>,
+    other: HashSet<String>,
+}
+
+impl Companies {
+    /// Records `number`; whether it is new.
+    fn insert(&mut self, number: &str) -> bool {
+        match <[u8; 8]>::try_from(number.as_bytes()) {
+            Ok(b) => self.packed.insert(u64::from_le_bytes(b)),
+            Err(_) => self.other.insert(number.to_owned()),
+        }
+    }
+}
+
 struct Reader<'a> {
     file: &'a str,
-    b: Builder,
+    sink: &'a mut dyn RegistrySink,
+    companies: Companies,
     notes: Notes,
     skipped_kinds: BTreeMap<String, usize>,
     skipped_natures: BTreeMap<String, usize>,
@@ -408,7 +544,7 @@ impl Reader<'_> {
         }
     }
 
-    /// The company a line is about, added once; its id.
+    /// The company a line is about, sent once; its id.
     fn company(&mut self, line: usize, value: &Line) -> Result<String, FormatError> {
         let number = value
             .company_number
@@ -421,7 +557,7 @@ impl Reader<'_> {
 
     fn uk_company(&mut self, line: usize, number: &str) -> Result<String, FormatError> {
         let id = format!("GB/{number}");
-        if self.b.party_index(&id).is_none() {
+        if self.companies.insert(number) {
             let name = parse_name(number).map_err(|m| self.err(line, m))?;
             let mut identifiers = Vec::new();
             push_identifier(
@@ -430,7 +566,7 @@ impl Reader<'_> {
                 number,
                 &mut self.notes,
             );
-            let _ = self.b.add_party(RegistryParty {
+            self.sink.party(RegistryParty {
                 id: id.clone(),
                 kind: EntityKind::Company,
                 name,
@@ -440,7 +576,7 @@ impl Reader<'_> {
                 identifiers,
                 source: SOURCE.to_owned(),
                 placeholder: true,
-            });
+            })?;
         }
         Ok(id)
     }
@@ -475,7 +611,7 @@ impl Reader<'_> {
                 *self.skipped_natures.entry(code.clone()).or_default() += 1;
                 continue;
             };
-            self.b.add_link(
+            self.sink.link(
                 RegistryLink {
                     id: format!("{link}#{code}"),
                     owner: owner.clone(),
@@ -529,7 +665,7 @@ impl Reader<'_> {
             source: SOURCE.to_owned(),
             placeholder: false,
         };
-        self.merge(party);
+        self.sink.party(party)?;
         Ok(id.to_owned())
     }
 
@@ -582,18 +718,8 @@ impl Reader<'_> {
             source: SOURCE.to_owned(),
             placeholder: false,
         };
-        self.merge(party);
+        self.sink.party(party)?;
         Ok(id)
-    }
-
-    /// Adds `party`, or folds it into the party with its id ([`RegistryParty::merge`]).
-    fn merge(&mut self, party: RegistryParty) {
-        let Err(i) = self.b.add_party(party.clone()) else {
-            return;
-        };
-        if let Some(known) = self.b.party_mut(i) {
-            known.merge(party);
-        }
     }
 
     fn unknown(
@@ -608,7 +734,7 @@ impl Reader<'_> {
         let valid_from = self.date(line, "notified_on", value.data.notified_on.as_deref())?;
         let valid_to = self.date(line, "ceased_on", value.data.ceased_on.as_deref())?;
         let at = self.at(line);
-        self.b.add_unknown(
+        self.sink.unknown(
             DeclaredUnknown {
                 interest: None,
                 share: ShareBounds::UNKNOWN,
@@ -650,13 +776,14 @@ impl Reader<'_> {
                     valid_from: self.date(line, "exempt_from", from)?,
                     valid_to: self.date(line, "exempt_to", to)?,
                 };
-                self.b.add_unknown(unknown, &at)?;
+                self.sink.unknown(unknown, &at)?;
             }
         }
         Ok(())
     }
 
-    fn finish(mut self) -> Registry {
+    /// Sends the notes.
+    fn finish(mut self) {
         for (kind, n) in &self.skipped_kinds {
             self.notes
                 .push(format!("{n} lines of unknown kind '{kind}' skipped"));
@@ -671,14 +798,16 @@ impl Reader<'_> {
                 "no totals line: fine for a part of a split snapshot, but a cut at a line break cannot be detected",
             );
         }
-        self.b.finish(self.notes.into_lines())
+        for line in self.notes.into_lines() {
+            self.sink.note(line);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::testing::names_of;
+    use crate::formats::testing::{STEPS, Trickle, names_of};
     use crate::testdata::read_shared;
 
     fn bytes(path: &str) -> Vec<u8> {
@@ -1007,6 +1136,61 @@ mod tests {
             let err = parse_psc("f", text.as_bytes()).unwrap_err();
             assert!(err.message.contains(message), "{text}: {err}");
             assert!(err.at.starts_with("f line "), "{err}");
+        }
+    }
+
+    fn trickled(file: &str, bytes: &[u8], step: usize) -> Result<Registry, FormatError> {
+        let mut collector = Collector::default();
+        read_psc(file, Trickle::new(bytes, step), &mut collector)?;
+        Ok(collector.finish())
+    }
+
+    #[test]
+    fn a_file_read_a_few_bytes_at_a_time_reads_like_the_whole() {
+        let mut files: Vec<String> = (1..=16)
+            .map(|n| format!("companies-house-snapshot-lines/psc-data-{n}.json"))
+            .collect();
+        let dir = crate::testdata::shared_path("ownership/uk-psc/synthetic-kinds");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            files.push(format!("synthetic-kinds/{name}"));
+        }
+        files.sort();
+        for file in &files {
+            let b = bytes(file);
+            let whole = parse_psc(file, &b);
+            for step in STEPS {
+                assert_eq!(trickled(file, &b, step), whole, "{file} by {step}");
+            }
+            let cut = &b[..b.len() * 2 / 3];
+            let cut_whole = parse_psc(file, cut);
+            for step in STEPS {
+                assert_eq!(
+                    trickled(file, cut, step),
+                    cut_whole,
+                    "{file} cut, by {step}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn utf8_and_byte_order_marks() {
+        let line = r#"{"company_number":"1","data":{"kind":"persons-with-significant-control-statement","statement":"café €","links":{"self":"/s/1"}}}"#;
+        let good = format!("\u{feff}[\n{line},\n{}\n]\n", line.replace("/s/1", "/s/2"));
+        let r = parse_psc("f", good.as_bytes()).unwrap();
+        assert_eq!(r.unknowns.len(), 2);
+        for step in STEPS {
+            assert_eq!(trickled("f", good.as_bytes(), step).unwrap(), r);
+        }
+        let mut bad = format!("{line}\n").into_bytes();
+        bad.extend_from_slice(b"{\"company_number\":\"\xff\"}\n");
+        for step in [0, 1, 2] {
+            let err = match step {
+                0 => parse_psc("f", &bad).unwrap_err(),
+                s => trickled("f", &bad, s).unwrap_err(),
+            };
+            assert_eq!(err.to_string(), "f line 2: not valid UTF-8");
         }
     }
 

@@ -12,6 +12,10 @@ use crate::domain::{EntityKind, EntryId, Jurisdiction, Lei, Name, Text};
 /// The longest identifier value kept (the limit of the domain's identifier values).
 const MAX_IDENTIFIER_CHARS: usize = 128;
 
+/// The most lines of [`Notes::push`] kept: a file of millions of records may note many of
+/// them; the rest are counted.
+const MAX_NOTES: usize = 1000;
+
 /// What a parse skipped or trimmed without failing; becomes [`super::Parsed::notes`].
 #[derive(Default)]
 pub struct Notes {
@@ -19,6 +23,8 @@ pub struct Notes {
     capped_aliases: Vec<(String, usize)>,
     dropped_identifiers: usize,
     other: Vec<String>,
+    /// Lines of [`Notes::push`] over [`MAX_NOTES`].
+    unlisted: usize,
 }
 
 impl Notes {
@@ -27,11 +33,21 @@ impl Notes {
     }
 
     pub fn push(&mut self, line: impl Into<String>) {
-        self.other.push(line.into());
+        if self.other.len() < MAX_NOTES {
+            self.other.push(line.into());
+        } else {
+            self.unlisted += 1;
+        }
     }
 
     pub fn into_lines(self) -> Vec<String> {
         let mut lines = self.other;
+        if self.unlisted > 0 {
+            lines.push(format!(
+                "{} more notes like these not listed",
+                self.unlisted
+            ));
+        }
         for (id, n) in self.capped_aliases {
             lines.push(format!(
                 "'{id}' has {n} aliases; kept the first {MAX_ALIASES}"

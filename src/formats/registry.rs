@@ -17,7 +17,12 @@
 //! - the same party id may be sent more than once (a placeholder first, or two records naming
 //!   one company): the sink folds them with [`RegistryParty::merge`];
 //! - link ids and declared-unknown ids are the source's and should be unique within a file;
-//!   the sink checks.
+//!   the sink checks;
+//! - notes come last, once the whole file is read.
+//!
+//! A reader's memory does not grow with its file, but for the small per-id sets it needs
+//! (see each reader). A reader that fails stops where it is: what it sent before stands, and
+//! the caller discards it.
 
 use std::collections::HashMap;
 
@@ -222,45 +227,54 @@ pub trait RegistrySink {
 }
 
 /// Collects a whole file: parties folded by id (first appearance keeps its place), link and
-/// declared-unknown ids checked for duplicates.
+/// declared-unknown ids checked for duplicates. The one place that folds and checks.
 #[derive(Default)]
 pub struct Collector {
-    builder: Builder,
+    registry: Registry,
+    index: HashMap<String, usize>,
+    link_ids: SeenIds,
+    unknown_ids: SeenIds,
 }
 
 impl Collector {
     pub fn finish(self) -> Registry {
-        self.builder.registry
+        self.registry
     }
 }
 
 impl RegistrySink for Collector {
     fn party(&mut self, party: RegistryParty) -> Result<(), FormatError> {
-        if let Err(i) = self.builder.add_party(party.clone())
-            && let Some(known) = self.builder.party_mut(i)
-        {
-            known.merge(party);
+        match self.index.get(&party.id) {
+            Some(&i) => self.registry.parties[i].merge(party),
+            None => {
+                self.index
+                    .insert(party.id.clone(), self.registry.parties.len());
+                self.registry.parties.push(party);
+            }
         }
         Ok(())
     }
 
     fn link(&mut self, link: RegistryLink, at: &str) -> Result<(), FormatError> {
-        self.builder.add_link(link, at)
+        self.link_ids.check(&link.id, at)?;
+        self.registry.links.push(link);
+        Ok(())
     }
 
     fn unknown(&mut self, unknown: DeclaredUnknown, at: &str) -> Result<(), FormatError> {
-        self.builder.add_unknown(unknown, at)
+        self.unknown_ids.check(&unknown.id, at)?;
+        self.registry.unknowns.push(unknown);
+        Ok(())
     }
 
     fn note(&mut self, note: String) {
-        self.builder.registry.notes.push(note);
+        self.registry.notes.push(note);
     }
 
     fn replace_party(&mut self, party: RegistryParty) -> Result<(), FormatError> {
-        if let Err(i) = self.builder.add_party(party.clone())
-            && let Some(known) = self.builder.party_mut(i)
-        {
-            *known = party;
+        match self.index.get(&party.id) {
+            Some(&i) => self.registry.parties[i] = party,
+            None => return self.party(party),
         }
         Ok(())
     }
@@ -371,55 +385,6 @@ pub fn bods_unspecified_reason(code: &str) -> &'static str {
         .iter()
         .find(|(c, _)| *c == code || (c.ends_with('-') && code.starts_with(c)))
         .map_or("unknown", |(_, bods)| bods)
-}
-
-/// Builds a [`Registry`] while reading: parties by id (first appearance keeps its place),
-/// link and declared-unknown ids checked for duplicates.
-#[derive(Default)]
-pub(super) struct Builder {
-    pub registry: Registry,
-    index: HashMap<String, usize>,
-    link_ids: SeenIds,
-    unknown_ids: SeenIds,
-}
-
-impl Builder {
-    pub fn party_index(&self, id: &str) -> Option<usize> {
-        self.index.get(id).copied()
-    }
-
-    /// Adds a new party; `Err(index)` when one with its id is already there.
-    pub fn add_party(&mut self, party: RegistryParty) -> Result<(), usize> {
-        if let Some(&i) = self.index.get(&party.id) {
-            return Err(i);
-        }
-        self.index
-            .insert(party.id.clone(), self.registry.parties.len());
-        self.registry.parties.push(party);
-        Ok(())
-    }
-
-    pub fn party_mut(&mut self, i: usize) -> Option<&mut RegistryParty> {
-        self.registry.parties.get_mut(i)
-    }
-
-    /// Adds a link; `at` names its place for the duplicate-id error.
-    pub fn add_link(&mut self, link: RegistryLink, at: &str) -> Result<(), FormatError> {
-        self.link_ids.check(&link.id, at)?;
-        self.registry.links.push(link);
-        Ok(())
-    }
-
-    pub fn add_unknown(&mut self, unknown: DeclaredUnknown, at: &str) -> Result<(), FormatError> {
-        self.unknown_ids.check(&unknown.id, at)?;
-        self.registry.unknowns.push(unknown);
-        Ok(())
-    }
-
-    pub fn finish(mut self, notes: Vec<String>) -> Registry {
-        self.registry.notes = notes;
-        self.registry
-    }
 }
 
 #[cfg(test)]

@@ -87,3 +87,82 @@ pub fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (std::time::Duration
         last.unwrap_or_else(|| unreachable!("runs is at least 1")),
     )
 }
+
+/// A [`std::io::BufRead`] over `bytes` that hands out at most `step` bytes at a time, to
+/// find boundary bugs in streaming readers.
+pub struct Trickle<'a> {
+    bytes: &'a [u8],
+    step: usize,
+}
+
+impl<'a> Trickle<'a> {
+    pub fn new(bytes: &'a [u8], step: usize) -> Self {
+        Self {
+            bytes,
+            step: step.max(1),
+        }
+    }
+}
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = out.len().min(self.step).min(self.bytes.len());
+        out[..n].copy_from_slice(&self.bytes[..n]);
+        self.bytes = &self.bytes[n..];
+        Ok(n)
+    }
+}
+
+impl std::io::BufRead for Trickle<'_> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        Ok(&self.bytes[..self.step.min(self.bytes.len())])
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.bytes = &self.bytes[amt.min(self.bytes.len())..];
+    }
+}
+
+/// The step sizes [`Trickle`] tests use: one byte, a few, and a prime.
+pub const STEPS: [usize; 4] = [1, 2, 3, 61];
+
+/// A sink that only counts what it is sent.
+#[derive(Debug, Default)]
+pub struct Counting {
+    pub parties: usize,
+    pub links: usize,
+    pub unknowns: usize,
+    pub notes: Vec<String>,
+}
+
+impl super::RegistrySink for Counting {
+    fn party(&mut self, _: super::RegistryParty) -> Result<(), FormatError> {
+        self.parties += 1;
+        Ok(())
+    }
+
+    fn link(&mut self, _: super::RegistryLink, _: &str) -> Result<(), FormatError> {
+        self.links += 1;
+        Ok(())
+    }
+
+    fn unknown(&mut self, _: super::DeclaredUnknown, _: &str) -> Result<(), FormatError> {
+        self.unknowns += 1;
+        Ok(())
+    }
+
+    fn note(&mut self, note: String) {
+        self.notes.push(note);
+    }
+}
+
+/// The process's peak resident memory (`VmHWM` of `/proc/self/status`), where there is one.
+pub fn peak_memory() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:").map(|v| v.trim().to_owned()))
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::io::{self, BufRead, Read};
 
 use chrono::NaiveDate;
 
@@ -75,6 +76,197 @@ impl LineIndex {
             Some(&nl) if nl + 1 == len => self.newlines.len(),
             _ => self.newlines.len() + 1,
         }
+    }
+}
+
+/// A [`BufRead`] that counts the line breaks and checks the UTF-8 of what is consumed from
+/// it, so a reader that streams a file can name the line of any place it has reached without
+/// holding the file.
+pub struct LineCounter<R> {
+    inner: R,
+    tally: Tally,
+}
+
+/// What a [`LineCounter`] has seen.
+#[derive(Default)]
+struct Tally {
+    /// Bytes consumed.
+    consumed: u64,
+    /// Line breaks consumed.
+    newlines: usize,
+    last: Option<u8>,
+    /// The line breaks before the current stretch (see [`LineCounter::mark`]), and the
+    /// offsets of those consumed since; nothing is kept before the first mark.
+    mark: Option<usize>,
+    recent: Vec<u64>,
+    /// The lead bytes of a UTF-8 sequence cut by the end of a consumed chunk, and their line.
+    partial: Vec<u8>,
+    partial_line: usize,
+    /// The line of the first byte that is not UTF-8.
+    bad_utf8: Option<usize>,
+}
+
+impl Tally {
+    fn count(&mut self, bytes: &[u8]) {
+        let line = self.newlines + 1;
+        self.check_utf8(bytes, line);
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == b'\n' {
+                self.newlines += 1;
+                if self.mark.is_some() {
+                    self.recent.push(self.consumed + i as u64);
+                }
+            }
+        }
+        self.consumed += bytes.len() as u64;
+        if let Some(&b) = bytes.last() {
+            self.last = Some(b);
+        }
+    }
+
+    /// Validates `bytes`, which start on `line`, carrying a cut sequence over to the next
+    /// chunk.
+    fn check_utf8(&mut self, mut bytes: &[u8], line: usize) {
+        if self.bad_utf8.is_some() {
+            return;
+        }
+        while !self.partial.is_empty() {
+            let Some((&b, rest)) = bytes.split_first() else {
+                return;
+            };
+            self.partial.push(b);
+            bytes = rest;
+            match std::str::from_utf8(&self.partial) {
+                Ok(_) => self.partial.clear(),
+                Err(e) if e.error_len().is_some() => {
+                    self.bad_utf8 = Some(self.partial_line);
+                    return;
+                }
+                Err(_) => {}
+            }
+        }
+        if let Err(e) = std::str::from_utf8(bytes) {
+            let at = e.valid_up_to();
+            let line = line + bytes[..at].iter().filter(|&&b| b == b'\n').count();
+            match e.error_len() {
+                Some(_) => self.bad_utf8 = Some(line),
+                None => {
+                    self.partial = bytes[at..].to_vec();
+                    self.partial_line = line;
+                }
+            }
+        }
+    }
+}
+
+/// Wraps `input`, without a leading UTF-8 byte-order mark, in a [`LineCounter`].
+pub fn count_lines(
+    file: &str,
+    mut input: impl BufRead,
+) -> Result<LineCounter<impl BufRead>, FormatError> {
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    let mut head = [0; 3];
+    let mut n = 0;
+    while n < head.len() {
+        match input.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(read_error(file, 1, &e)),
+        }
+    }
+    let mut head = io::Cursor::new(head).take(n as u64);
+    if head.get_ref().get_ref()[..n] == *BOM {
+        head.consume(BOM.len());
+    }
+    Ok(LineCounter {
+        inner: head.chain(input),
+        tally: Tally::default(),
+    })
+}
+
+/// The error of a failed read at `line`.
+pub fn read_error(file: &str, line: usize, e: &io::Error) -> FormatError {
+    FormatError::new(at_line(file, line), format!("cannot read the file: {e}"))
+}
+
+impl<R> LineCounter<R> {
+    /// The line of the next byte.
+    pub fn line(&self) -> usize {
+        self.tally.newlines + 1
+    }
+
+    /// The number of the last line so far (a final line break does not start a new line).
+    pub fn last_line(&self) -> usize {
+        match self.tally.last {
+            Some(b'\n') => self.tally.newlines,
+            _ => self.tally.newlines + 1,
+        }
+    }
+
+    /// Starts a stretch at the next byte: [`LineCounter::line_at`] finds the lines of the
+    /// bytes from here on. The offsets of the line breaks since the mark are kept, so a
+    /// reader that marks once marks at every event or record.
+    pub fn mark(&mut self) {
+        self.tally.mark = Some(self.tally.newlines);
+        self.tally.recent.clear();
+    }
+
+    /// The line of the byte at `offset` (counted from the first byte after a byte-order
+    /// mark), at or after the mark; an earlier offset counts as the mark's, and without a
+    /// mark it is [`LineCounter::line`].
+    pub fn line_at(&self, offset: u64) -> usize {
+        match self.tally.mark {
+            Some(newlines) => newlines + self.tally.recent.partition_point(|&p| p < offset) + 1,
+            None => self.line(),
+        }
+    }
+
+    /// An error naming the line of the first byte consumed that is not UTF-8, if any. To be
+    /// called where what was consumed ends with a whole character (after a token that ends
+    /// in ASCII, at the end of the input): a sequence left open there is an error too.
+    pub fn check_utf8(&self, file: &str) -> Result<(), FormatError> {
+        let open = !self.tally.partial.is_empty();
+        match self
+            .tally
+            .bad_utf8
+            .or(open.then_some(self.tally.partial_line))
+        {
+            Some(line) => Err(FormatError::new(at_line(file, line), "not valid UTF-8")),
+            None => Ok(()),
+        }
+    }
+
+    /// At the end of the input: [`LineCounter::check_utf8`], then the number of the last
+    /// line.
+    pub fn end(&self, file: &str) -> Result<usize, FormatError> {
+        self.check_utf8(file)?;
+        Ok(self.last_line())
+    }
+}
+
+impl<R: BufRead> Read for LineCounter<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(out.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for LineCounter<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amt: usize) {
+        // The bytes consumed are the front of the buffer last filled, which `fill_buf` gives
+        // again without reading.
+        if let Ok(available) = self.inner.fill_buf() {
+            self.tally.count(&available[..amt.min(available.len())]);
+        }
+        self.inner.consume(amt);
     }
 }
 
@@ -289,6 +481,24 @@ mod tests {
         assert_eq!(lines.line_after(text, 3), 2);
         assert_eq!(lines.last_line(text.len()), 3);
         assert_eq!(LineIndex::new(b"a\n").last_line(2), 1);
+    }
+
+    #[test]
+    fn counted_lines_skip_a_byte_order_mark() {
+        let mut input = count_lines("f", "\u{feff}a\nb\n".as_bytes()).unwrap();
+        input.mark();
+        let mut text = String::new();
+        input.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "a\nb\n");
+        assert_eq!((input.line(), input.end("f").unwrap()), (3, 2));
+        let lines: Vec<usize> = (0..5).map(|at| input.line_at(at)).collect();
+        assert_eq!(lines, [1, 1, 2, 2, 3]);
+        // Two bytes of a mark are kept, and are no UTF-8.
+        let mut cut = count_lines("f", &b"\xef\xbb"[..]).unwrap();
+        let mut bytes = Vec::new();
+        cut.read_to_end(&mut bytes).unwrap();
+        assert_eq!(bytes, b"\xef\xbb");
+        assert_eq!(cut.end("f").unwrap_err().at, "f line 1");
     }
 
     #[test]

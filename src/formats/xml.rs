@@ -1,14 +1,17 @@
-//! A streaming XML reader for list files. It checks well-formedness as it goes (matching end
-//! tags, a closed root, nothing after it) and hands each record element over as a small tree
-//! of [`Node`]s that carry their line numbers. Element and attribute names are local names
-//! (namespace prefixes dropped), so namespaced files read like plain ones.
+//! A streaming XML reader for list and registry files. It reads from any [`BufRead`] (a
+//! `&[u8]` is one), holding one record at a time, checks well-formedness and UTF-8 as it goes
+//! (matching end tags, a closed root, nothing after it) and hands each record element over as
+//! a small tree of [`Node`]s that carry their line numbers. Element and attribute names are
+//! local names (namespace prefixes dropped), so namespaced files read like plain ones.
+
+use std::io::BufRead;
 
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::{Reader, XmlVersion};
 
 use super::record::Notes;
-use super::text::{LineIndex, SeenIds, at_line, decode_utf8};
+use super::text::{SeenIds, at_line, count_lines, read_error};
 use super::{FormatError, ListRecord, Parsed};
 
 /// The deepest element nesting accepted; list files use five or six levels, and a bound keeps
@@ -64,9 +67,17 @@ impl Node {
     }
 }
 
+/// A kind of document: its root element and the paths of its record elements below the root.
+pub struct Layout<'a> {
+    pub root: &'a str,
+    pub records: &'a [&'a [&'a str]],
+}
+
 /// A record element handed to the caller, with its file for error locations.
 pub struct Record<'a> {
     pub file: &'a str,
+    /// The index of the document's layout in those given to [`read_records`].
+    pub layout: usize,
     pub node: Node,
 }
 
@@ -98,8 +109,9 @@ fn locate(file: &str, line: usize, record: Option<&Node>) -> String {
 /// The parse state: elements open outside the record being captured, and that record.
 struct State<'a> {
     file: &'a str,
-    root: &'a str,
-    records: &'a [&'a [&'a str]],
+    layouts: &'a [Layout<'a>],
+    /// The layout whose root element is open (or was).
+    layout: Option<usize>,
     open: Vec<(String, usize)>,
     capture: Vec<Node>,
     root_done: bool,
@@ -108,6 +120,19 @@ struct State<'a> {
 impl State<'_> {
     fn here(&self, line: usize) -> String {
         locate(self.file, line, self.capture.first())
+    }
+
+    /// The root elements accepted: `<A>`, or `<A>, <B> or <C>`.
+    fn roots(&self) -> String {
+        let names: Vec<String> = self
+            .layouts
+            .iter()
+            .map(|l| format!("<{}>", l.root))
+            .collect();
+        match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+            _ => names.concat(),
+        }
     }
 
     fn start(&mut self, e: &BytesStart, line: usize) -> Result<(), FormatError> {
@@ -124,23 +149,27 @@ impl State<'_> {
                 format!("elements nested more than {MAX_DEPTH} deep"),
             ));
         }
-        if self.open.is_empty() && name != self.root {
-            return Err(FormatError::new(
-                self.here(line),
-                format!(
-                    "expected <{}> as the root element, found <{name}>",
-                    self.root
-                ),
-            ));
+        if self.open.is_empty() {
+            self.layout = self.layouts.iter().position(|l| l.root == name);
+            if self.layout.is_none() {
+                return Err(FormatError::new(
+                    self.here(line),
+                    format!(
+                        "expected {} as the root element, found <{name}>",
+                        self.roots()
+                    ),
+                ));
+            }
         }
-        let is_record = self.capture.is_empty() && {
-            let path: Vec<&str> = self.open[1.min(self.open.len())..]
-                .iter()
-                .map(|(n, _)| n.as_str())
-                .chain([name.as_str()])
-                .collect();
-            self.records.contains(&path.as_slice())
-        };
+        let is_record = self.capture.is_empty()
+            && self.layout.is_some_and(|i| {
+                let path: Vec<&str> = self.open[1.min(self.open.len())..]
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .chain([name.as_str()])
+                    .collect();
+                self.layouts[i].records.contains(&path.as_slice())
+            });
         if is_record || !self.capture.is_empty() {
             let attrs = attributes(e).map_err(|m| FormatError::new(self.here(line), m))?;
             self.capture.push(Node {
@@ -200,7 +229,7 @@ impl State<'_> {
             )),
             None if !self.root_done => Err(FormatError::new(
                 at_line(self.file, last_line),
-                format!("no <{}> root element", self.root),
+                format!("no {} root element", self.roots()),
             )),
             None => Ok(()),
         }
@@ -222,8 +251,6 @@ fn attributes(e: &BytesStart) -> Result<Vec<(String, String)>, String> {
         .collect()
 }
 
-/// Reads `bytes` as an XML document whose root is `root`, calling `each` for every element
-/// at one of the `records` paths (relative to the root), in document order.
 /// Reads a list document: one [`ListRecord`] per record element, in source order, each id
 /// once.
 pub fn read_list(
@@ -236,7 +263,7 @@ pub fn read_list(
     let mut notes = Notes::default();
     let mut seen = SeenIds::default();
     let mut out = Vec::new();
-    read_records(file, bytes, root, records, |rec| {
+    read_records(file, bytes, &[Layout { root, records }], |rec| {
         let r = record(&rec, &mut notes)?;
         seen.check(r.id.as_str(), &rec.at(&rec.node))?;
         out.push(r);
@@ -249,32 +276,38 @@ pub fn read_list(
     })
 }
 
+/// Reads `input` as an XML document whose root is that of one of the `layouts`, calling
+/// `each` for every element at one of that layout's record paths (relative to the root), in
+/// document order. Memory holds one record and the elements open around it.
 pub fn read_records(
     file: &str,
-    bytes: &[u8],
-    root: &str,
-    records: &[&[&str]],
+    input: impl BufRead,
+    layouts: &[Layout],
     mut each: impl FnMut(Record) -> Result<(), FormatError>,
 ) -> Result<(), FormatError> {
-    let text = decode_utf8(file, bytes)?;
-    let lines = LineIndex::new(text.as_bytes());
-    let mut reader = Reader::from_str(text);
+    let mut reader = Reader::from_reader(count_lines(file, input)?);
     let mut state = State {
         file,
-        root,
-        records,
+        layouts,
+        layout: None,
         open: Vec::new(),
         capture: Vec::new(),
         root_done: false,
     };
+    let mut buf = Vec::new();
     loop {
-        let line = lines.line_of(usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX));
-        let event = reader.read_event().map_err(|e| {
-            let pos = usize::try_from(reader.error_position()).unwrap_or(usize::MAX);
-            FormatError::new(
-                state.here(lines.line_of(pos)),
-                format!("malformed XML: {e}"),
-            )
+        buf.clear();
+        reader.get_mut().mark();
+        let line = reader.get_ref().line();
+        let event = reader.read_event_into(&mut buf);
+        let lines = reader.get_ref();
+        lines.check_utf8(file)?;
+        let event = event.map_err(|e| {
+            let line = lines.line_at(reader.error_position());
+            match e {
+                quick_xml::Error::Io(e) => read_error(file, line, &e),
+                e => FormatError::new(state.here(line), format!("malformed XML: {e}")),
+            }
         })?;
         let done = match event {
             Event::Start(e) => {
@@ -306,11 +339,15 @@ pub fn read_records(
                 state.text(&s, line)?;
                 None
             }
-            Event::Eof => return state.finish(lines.last_line(text.len())),
+            Event::Eof => return state.finish(lines.end(file)?),
             Event::Decl(_) | Event::PI(_) | Event::Comment(_) | Event::DocType(_) => None,
         };
         if let Some(node) = done {
-            each(Record { file, node })?;
+            each(Record {
+                file,
+                layout: state.layout.unwrap_or_default(),
+                node,
+            })?;
         }
     }
 }
@@ -318,14 +355,29 @@ pub fn read_records(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::formats::testing::{STEPS, Trickle};
 
     fn names(xml: &str) -> Result<Vec<String>, FormatError> {
+        let whole = names_from(xml.as_bytes());
+        for step in STEPS {
+            assert_eq!(
+                names_from(Trickle::new(xml.as_bytes(), step)),
+                whole,
+                "{xml:?} by {step}"
+            );
+        }
+        whole
+    }
+
+    fn names_from(input: impl BufRead) -> Result<Vec<String>, FormatError> {
         let mut out = Vec::new();
         read_records(
             "t.xml",
-            xml.as_bytes(),
-            "list",
-            &[&["group", "item"]],
+            input,
+            &[Layout {
+                root: "list",
+                records: &[&["group", "item"]],
+            }],
             |r| {
                 out.push(format!(
                     "{}:{}:{}",
@@ -369,6 +421,29 @@ mod tests {
         for (xml, at) in cases {
             let err = names(xml).unwrap_err();
             assert_eq!(err.at, at, "{xml:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn utf8_is_checked_as_the_file_streams() {
+        let good = "\u{feff}<list>\n<group><item><name>caf\u{e9} \u{1f600}</name></item></group>\n</list>\n";
+        assert_eq!(names(good).unwrap(), ["caf\u{e9} \u{1f600}:2:-"]);
+        let cases: [&[u8]; 4] = [
+            b"<list>\n<group><item><name>x</name></item>\n<item><name>\xff</name></item></group></list>",
+            b"<list>\n<group>\n<item \xc3=\"1\"/></group></list>",
+            b"<list>\n<group></group></list>\n\xc3",
+            b"<list>\n<group></group>\n<!-- \xe2\x82 --></list>",
+        ];
+        for bytes in cases {
+            let whole = names_from(bytes).unwrap_err();
+            assert_eq!(
+                whole.to_string(),
+                "t.xml line 3: not valid UTF-8",
+                "{bytes:?}"
+            );
+            for step in STEPS {
+                assert_eq!(names_from(Trickle::new(bytes, step)).unwrap_err(), whole);
+            }
         }
     }
 }

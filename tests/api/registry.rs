@@ -126,12 +126,12 @@ async fn gleif_parents_are_consolidation_and_exceptions_are_declared_unknowns() 
     for (id, reason, source_reason) in [
         (
             "gleif:001GPB6A9XPE8XJICC14",
-            "subjectUnableToConfirmOrIdentifyBeneficialOwner",
+            "noBeneficialOwners",
             "NO_KNOWN_PERSON",
         ),
         (
             "gleif:004L5FPTUREIWK9T2N63",
-            "informationUnknownToPublisher",
+            "subjectExemptFromDisclosure",
             "NON_CONSOLIDATING",
         ),
         (
@@ -280,7 +280,10 @@ async fn a_bad_record_rejects_the_whole_import() {
     let (s, b) = import(&app, "psc", &format!("{good}\n{bad}\n")).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
     assert!(
-        b["error"]["message"].as_str().unwrap().contains("john"),
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("psc line 2:"),
         "{b}"
     );
     assert_eq!(entity_count(&app).await, before);
