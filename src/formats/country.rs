@@ -22,6 +22,7 @@ const SPELLINGS: &[(&str, &str)] = &[
     ("Burma", "MM"),
     ("Cape Verde", "CV"),
     ("China, Hong Kong Special Administrative Region", "HK"),
+    ("People's Republic of China", "CN"),
     ("Macau", "MO"),
     ("Congo, Democratic Republic of the", "CD"),
     ("Democratic Republic of the Congo", "CD"),

@@ -520,3 +520,26 @@ async fn bods_examples_round_trip_through_the_store() {
         );
     }
 }
+
+/// A real register line: a British company held 75–100% by a Chinese state body.
+#[tokio::test]
+async fn a_uk_company_held_from_a_restricted_region_is_blocked() {
+    let app = TestApp::new().await;
+    app.policy(json!([unsupported_regions()])).await;
+    let (s, summary) = app
+        .upload(
+            "/v1/imports?format=psc",
+            read_shared("ownership/uk-psc/companies-house-snapshot-lines/psc-data-5.json"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{summary}");
+    let screening = app.screen("uk-psc:GB:07102351").await;
+    assert_eq!(screening["decision"], "block", "{screening}");
+    let r = reason(&screening, "unsupported-regions").unwrap();
+    assert_eq!(r["basis"], "owned");
+    let owner = r["sources"][0].as_str().unwrap();
+    let (_, entity) = app.get(&format!("/v1/entities/{owner}")).await;
+    assert_eq!(entity["name"], "State Administration Of Foreign Exchange");
+    assert_eq!(entity["jurisdiction"], "CN", "{entity}");
+    assert_eq!(entity["headquarters"], "CN", "{entity}");
+}
