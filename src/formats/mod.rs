@@ -48,7 +48,7 @@ mod un_xml;
 mod xml;
 
 pub use gleif::parse_gleif;
-pub use psc::parse_psc;
+pub use psc::{BANDS, parse_psc};
 pub use registry::{
     Collector, DeclaredUnknown, Registry, RegistryLink, RegistryParty, RegistrySink, ShareBounds,
 };
