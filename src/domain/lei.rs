@@ -42,7 +42,11 @@ impl Lei {
     pub fn with_check_digits(base: &str) -> Result<Self, InvalidLei> {
         let base = base.trim().to_ascii_uppercase();
         let b = base.as_bytes();
-        if b.len() != 18 || !b.iter().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()) {
+        if b.len() != 18
+            || !b
+                .iter()
+                .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+        {
             return Err(InvalidLei::Format);
         }
         // ISO 7064 MOD 97-10: with "00" appended, 98 minus the remainder makes it 1.

@@ -66,9 +66,7 @@ fn has_lei(g: &Generated, ix: u32) -> bool {
     let e = &g.entities()[ix as usize];
     match e.kind {
         EntityKind::Fund => true,
-        EntityKind::Company | EntityKind::Partnership => {
-            e.group == Some(ix) || mix(ix) % 10 < 3
-        }
+        EntityKind::Company | EntityKind::Partnership => e.group == Some(ix) || mix(ix) % 10 < 3,
         _ => false,
     }
 }
@@ -274,9 +272,7 @@ fn parents(g: &Generated, into: &Holders, ix: u32) -> Parents {
             Some(EntityKind::Person) => "NATURAL_PERSONS",
             Some(EntityKind::Company | EntityKind::Partnership | EntityKind::Fund) => "NO_LEI",
             Some(_) => "NON_CONSOLIDATING",
-            None if current.is_empty() => {
-                unknown_owner(g, into, ix).unwrap_or("NO_KNOWN_PERSON")
-            }
+            None if current.is_empty() => unknown_owner(g, into, ix).unwrap_or("NO_KNOWN_PERSON"),
             None if current.iter().all(|l| kind(l.owner) == EntityKind::Person) => {
                 "NATURAL_PERSONS"
             }
@@ -402,10 +398,7 @@ pub fn write_gleif(g: &Generated, dir: &Path) -> io::Result<Counts> {
             rel.write(&mut w, &content_date)?;
         }
     }
-    writeln!(
-        w,
-        "  </rr:RelationshipRecords>\n</rr:RelationshipData>"
-    )?;
+    writeln!(w, "  </rr:RelationshipRecords>\n</rr:RelationshipData>")?;
     counts.bytes += finish(w)?;
 
     let mut w = create(&dir.join("repex.xml"))?;
@@ -454,7 +447,11 @@ fn address(w: &mut impl Write, tag: &str, place: Jurisdiction) -> io::Result<()>
 
 fn lei_record(w: &mut impl Write, g: &Generated, ix: u32, updated: &str) -> io::Result<()> {
     let e = &g.entities()[ix as usize];
-    writeln!(w, "<lei:LEIRecord>\n   <lei:LEI>{}</lei:LEI>", lei(ix).as_str())?;
+    writeln!(
+        w,
+        "<lei:LEIRecord>\n   <lei:LEI>{}</lei:LEI>",
+        lei(ix).as_str()
+    )?;
     writeln!(w, "   <lei:Entity>")?;
     writeln!(
         w,
@@ -734,7 +731,10 @@ pub fn write_psc(g: &Generated, path: &Path) -> io::Result<Counts> {
                     "corporate-entity-person-with-significant-control",
                     "corporate-entity",
                 ),
-                _ => ("legal-person-person-with-significant-control", "legal-person"),
+                _ => (
+                    "legal-person-person-with-significant-control",
+                    "legal-person",
+                ),
             };
             let mut data = PscData {
                 kind,
@@ -913,7 +913,10 @@ mod tests {
             }
             assert_eq!(identifier(p, "lei").is_some(), has_lei(&g, ix));
             if e.group == Some(ix) {
-                assert!(identifier(p, "lei").is_some(), "a group's parent without an LEI");
+                assert!(
+                    identifier(p, "lei").is_some(),
+                    "a group's parent without an LEI"
+                );
             }
             assert_eq!(
                 identifier(p, "registration_number").map(str::to_owned),
@@ -925,13 +928,20 @@ mod tests {
             .iter()
             .filter(|e| e.kind == EntityKind::Company)
             .count();
-        assert!(leis.len() * 3 > companies && leis.len() < companies, "{} LEIs", leis.len());
+        assert!(
+            leis.len() * 3 > companies && leis.len() < companies,
+            "{} LEIs",
+            leis.len()
+        );
 
         for (l, gl) in r.links.iter().zip(g.links()) {
             assert_eq!(l.owner, entity_id(gl.owner));
             let share = f64::from(gl.min + gl.max) / 200.0;
             assert!(!gl.interest.is_quantified() || l.share.contains(share));
-            assert_eq!(l.share.exact.is_some(), gl.interest.is_quantified() && gl.min == gl.max);
+            assert_eq!(
+                l.share.exact.is_some(),
+                gl.interest.is_quantified() && gl.min == gl.max
+            );
             assert_eq!((l.valid_from, l.valid_to), (gl.valid_from, gl.valid_to));
         }
     }
@@ -948,7 +958,10 @@ mod tests {
         let counts = write_gleif(&g, &dir.0).unwrap();
         let read = |file: &str| {
             let bytes = std::fs::read(dir.0.join(file)).unwrap();
-            (bytes.len() as u64, formats::parse_gleif(file, &bytes).unwrap())
+            (
+                bytes.len() as u64,
+                formats::parse_gleif(file, &bytes).unwrap(),
+            )
         };
         let (lei_bytes, leis) = read("lei.xml");
         let (rr_bytes, rr) = read("rr.xml");
@@ -962,7 +975,10 @@ mod tests {
             ),
             (counts.parties, counts.links, counts.unknowns)
         );
-        assert_eq!(counts.records, counts.parties + counts.links + counts.unknowns);
+        assert_eq!(
+            counts.records,
+            counts.parties + counts.links + counts.unknowns
+        );
         assert!(leis.notes.is_empty(), "{:?}", leis.notes);
         assert!(rr.notes.is_empty(), "{:?}", rr.notes);
 
@@ -1005,7 +1021,10 @@ mod tests {
                 assert!(holding.min >= 5_000);
             }
         }
-        assert!(direct > 20 && ultimate > 5, "{direct} direct, {ultimate} ultimate");
+        assert!(
+            direct > 20 && ultimate > 5,
+            "{direct} direct, {ultimate} ultimate"
+        );
 
         // Every holder of an LEI without a direct parent says why.
         let with_parent: HashSet<&str> = rr
@@ -1023,7 +1042,12 @@ mod tests {
         assert_eq!(with_parent.len() + excepted.len(), by_lei.len());
         assert!(with_parent.is_disjoint(&excepted));
         let reasons: HashSet<&str> = repex.unknowns.iter().map(|u| u.reason.as_str()).collect();
-        for reason in ["NATURAL_PERSONS", "NO_LEI", "NON_CONSOLIDATING", "NO_KNOWN_PERSON"] {
+        for reason in [
+            "NATURAL_PERSONS",
+            "NO_LEI",
+            "NON_CONSOLIDATING",
+            "NO_KNOWN_PERSON",
+        ] {
             assert!(reasons.contains(reason), "no {reason}: {reasons:?}");
         }
         // The owners the model declares unknown are declared unknown here too.
@@ -1081,7 +1105,10 @@ mod tests {
         for l in &r.links {
             let first = &g.links()[source_link(&l.id)];
             assert_eq!(company(&l.owned), first.owned);
-            assert_eq!((l.valid_from, l.valid_to), (first.valid_from, first.valid_to));
+            assert_eq!(
+                (l.valid_from, l.valid_to),
+                (first.valid_from, first.valid_to)
+            );
             // A corporate PSC is an edge from the company with its registration number.
             if l.owner.starts_with("GB/") {
                 corporate += 1;
@@ -1114,7 +1141,10 @@ mod tests {
                 assert!(share > 25.0);
             }
         }
-        assert!(corporate > 100 && banded > 500, "{corporate} corporate, {banded} banded");
+        assert!(
+            corporate > 100 && banded > 500,
+            "{corporate} corporate, {banded} banded"
+        );
 
         // Every company is on the register, with its PSCs or a statement that it has none.
         let companies = by_number.len();
@@ -1125,6 +1155,10 @@ mod tests {
             .chain(r.unknowns.iter().map(|u| u.subject.as_str()))
             .collect();
         assert_eq!(named.len(), companies);
-        assert!(r.unknowns.iter().all(|u| u.reason == "no-individual-or-entity-with-signficant-control"));
+        assert!(
+            r.unknowns
+                .iter()
+                .all(|u| u.reason == "no-individual-or-entity-with-signficant-control")
+        );
     }
 }
