@@ -305,7 +305,6 @@ fn create(path: &Path) -> io::Result<BufWriter<File>> {
 /// Flushes and closes the file; its size.
 fn finish(w: BufWriter<File>) -> io::Result<u64> {
     let file = w.into_inner().map_err(io::IntoInnerError::into_error)?;
-    file.sync_all()?;
     Ok(file.metadata()?.len())
 }
 
