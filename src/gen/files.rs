@@ -1160,4 +1160,50 @@ mod tests {
                 .all(|u| u.reason == "no-individual-or-entity-with-signficant-control")
         );
     }
+
+    /// Writing and reading back a larger registry; run with
+    /// `cargo test --release --lib gen::files::tests::files_at_scale -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn files_at_scale() {
+        let g = Generated::generate(&Config {
+            entities: 300_000,
+            seed: 1,
+        });
+        let dir = Temp::new("scale");
+        let started = std::time::Instant::now();
+        let gleif = write_gleif(&g, &dir.0).unwrap();
+        println!("gleif: {gleif:?} in {:?}", started.elapsed());
+        let started = std::time::Instant::now();
+        let (mut parties, mut links, mut unknowns) = (0, 0, 0);
+        for file in ["lei.xml", "rr.xml", "repex.xml"] {
+            let bytes = std::fs::read(dir.0.join(file)).unwrap();
+            let r = formats::parse_gleif(file, &bytes).unwrap();
+            if file == "lei.xml" {
+                parties = r.parties.len() as u64;
+            }
+            links += r.links.len() as u64;
+            unknowns += r.unknowns.len() as u64;
+        }
+        println!("gleif read back in {:?}", started.elapsed());
+        assert_eq!(
+            (parties, links, unknowns),
+            (gleif.parties, gleif.links, gleif.unknowns)
+        );
+        let path = dir.0.join("psc.jsonl");
+        let started = std::time::Instant::now();
+        let psc = write_psc(&g, &path).unwrap();
+        println!("psc: {psc:?} in {:?}", started.elapsed());
+        let started = std::time::Instant::now();
+        let r = formats::parse_psc("psc.jsonl", &std::fs::read(&path).unwrap()).unwrap();
+        println!("psc read back in {:?}", started.elapsed());
+        assert_eq!(
+            (
+                r.parties.len() as u64,
+                r.links.len() as u64,
+                r.unknowns.len() as u64
+            ),
+            (psc.parties, psc.links, psc.unknowns)
+        );
+    }
 }
