@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 
 use crate::domain::{ListId, ListKind, Name};
 use crate::formats::{self, Files, Format};
-use crate::r#gen::{Config, Registry};
+use crate::r#gen::{Config, Registry, files};
 use crate::import::registry::{Input, RegistryFormat};
 use crate::import::{self, ListImport};
 use crate::{app, db, http, matching, seed};
@@ -93,7 +93,9 @@ enum Command {
     },
     /// Fill an empty database with a synthetic registry for benchmarks: corporate groups,
     /// ownership chains, sanctions listings (docs/benchmarks.md describes its shape).
-    /// Restart a running instance afterwards: it loads the new graph at start-up.
+    /// Restart a running instance afterwards: it loads the new graph at start-up. With
+    /// `--format`, write the registry as registry files instead (import benchmarks); the
+    /// database is not touched.
     Gen {
         /// How many entities: companies, persons, trusts, funds and governments.
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
@@ -103,9 +105,27 @@ enum Command {
         seed: u64,
         /// Replace what the database holds: entities, ownerships, lists, list entries,
         /// screenings and the change log (the policy stays).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "format")]
         force: bool,
+        /// Write registry files instead of loading the database: gleif (lei.xml, rr.xml and
+        /// repex.xml in the folder --out) or psc (the JSON Lines snapshot --out).
+        #[arg(long, requires = "out")]
+        format: Option<GenFormat>,
+        /// Where --format writes.
+        #[arg(long, requires = "format")]
+        out: Option<PathBuf>,
     },
+}
+
+/// The registry file formats `gen` writes.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum GenFormat {
+    /// BODS 0.4 statements (a JSON array), written by the BODS exporter.
+    Bods,
+    /// GLEIF golden copy: LEI-CDF, RR-CDF and reporting exceptions.
+    Gleif,
+    /// UK persons with significant control snapshot.
+    Psc,
 }
 
 #[derive(Subcommand)]
@@ -336,7 +356,45 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Gen {
             entities,
             seed,
+            format: Some(format),
+            out: Some(out),
+            ..
+        } => {
+            let started = std::time::Instant::now();
+            let config = Config {
+                entities: entities as usize,
+                seed,
+            };
+            let (generated, counts, written) = tokio::task::spawn_blocking(move || {
+                let registry = Registry::generate(&config);
+                let generated = started.elapsed();
+                let counts = match format {
+                    GenFormat::Bods => files::write_bods(&registry, &out),
+                    GenFormat::Gleif => files::write_gleif(&registry, &out),
+                    GenFormat::Psc => files::write_psc(&registry, &out),
+                }
+                .with_context(|| format!("cannot write {}", out.display()))?;
+                anyhow::Ok((generated, counts, started.elapsed() - generated))
+            })
+            .await
+            .context("writing the registry failed")??;
+            println!(
+                "{} records ({} parties, {} links, {} unknowns; {} links skipped), {:.1} MB; generated in {:.2} s, written in {:.2} s",
+                counts.records,
+                counts.parties,
+                counts.links,
+                counts.unknowns,
+                counts.skipped,
+                counts.bytes as f64 / 1e6,
+                generated.as_secs_f64(),
+                written.as_secs_f64()
+            );
+        }
+        Command::Gen {
+            entities,
+            seed,
             force,
+            ..
         } => {
             let pool = open(&cli.database_url).await?;
             let started = std::time::Instant::now();

@@ -35,6 +35,7 @@
 //! `docs/benchmarks.md` name their seed), and at no date do the known minimum shares or votes
 //! held in an entity pass 100%, as the store requires.
 
+pub mod files;
 mod names;
 mod places;
 

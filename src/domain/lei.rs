@@ -30,30 +30,51 @@ impl Lei {
         if !format_ok {
             return Err(InvalidLei::Format);
         }
-        // Letters expand to two digits (A = 10 … Z = 35); the remainder is kept as we go so
-        // the number never has to be held whole.
-        let remainder = b.iter().fold(0u32, |acc, &c| {
-            let v = if c.is_ascii_digit() {
-                u32::from(c - b'0')
-            } else {
-                u32::from(c - b'A') + 10
-            };
-            if v >= 10 {
-                (acc * 100 + v) % 97
-            } else {
-                (acc * 10 + v) % 97
-            }
-        });
-        if remainder == 1 {
+        if mod97(b) == 1 {
             Ok(Self(s))
         } else {
             Err(InvalidLei::CheckDigits)
         }
     }
 
+    /// The LEI made of an 18-character `base` (LOU prefix, reserved characters and entity
+    /// part) and the two check digits that make it pass [`Lei::parse`].
+    pub fn with_check_digits(base: &str) -> Result<Self, InvalidLei> {
+        let base = base.trim().to_ascii_uppercase();
+        let b = base.as_bytes();
+        if b.len() != 18
+            || !b
+                .iter()
+                .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+        {
+            return Err(InvalidLei::Format);
+        }
+        // ISO 7064 MOD 97-10: with "00" appended, 98 minus the remainder makes it 1.
+        let check = 98 - mod97(format!("{base}00").as_bytes());
+        Self::parse(&format!("{base}{check:02}"))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The ISO 7064 MOD 97-10 remainder of upper-case alphanumerics. Letters expand to two
+/// digits (A = 10 … Z = 35); the remainder is kept as we go so the number never has to be
+/// held whole.
+fn mod97(b: &[u8]) -> u32 {
+    b.iter().fold(0u32, |acc, &c| {
+        let v = if c.is_ascii_digit() {
+            u32::from(c - b'0')
+        } else {
+            u32::from(c - b'A') + 10
+        };
+        if v >= 10 {
+            (acc * 100 + v) % 97
+        } else {
+            (acc * 10 + v) % 97
+        }
+    })
 }
 
 impl TryFrom<String> for Lei {
@@ -83,6 +104,21 @@ mod tests {
         ] {
             assert!(Lei::parse(lei).is_ok(), "{lei}");
         }
+    }
+
+    #[test]
+    fn check_digits_are_computed_for_a_base() {
+        for lei in ["506700GE1G29325QX363", "7LTWFZYICNSX8D621K86"] {
+            assert_eq!(Lei::with_check_digits(&lei[..18]).unwrap().as_str(), lei);
+        }
+        assert!(matches!(
+            Lei::with_check_digits("7LTWFZYICNSX8D621"),
+            Err(InvalidLei::Format)
+        ));
+        assert!(matches!(
+            Lei::with_check_digits("7LTWFZYICNSX8D621-"),
+            Err(InvalidLei::Format)
+        ));
     }
 
     #[test]

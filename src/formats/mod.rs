@@ -50,7 +50,7 @@ mod xml;
 
 pub use bods::{Publication, parse_bods, read_bods, write_bods};
 pub use gleif::{parse_gleif, read_gleif};
-pub use psc::{parse_psc, read_psc};
+pub use psc::{BANDS, parse_psc, read_psc};
 pub use registry::{
     BODS_UNSPECIFIED_REASONS, Collector, DeclaredUnknown, Registry, RegistryLink, RegistryParty,
     RegistrySink, ShareBounds, bods_unspecified_reason,
