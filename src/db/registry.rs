@@ -495,7 +495,13 @@ impl<'a> Importer<'a> {
         format: &str,
         source: &'a str,
     ) -> Result<Importer<'a>, DbError> {
-        let (tx, version) = begin_change(pool).await?;
+        let (mut tx, version) = begin_change(pool).await?;
+        // The tables grow by the batch inside this one transaction, so a plan made for the
+        // first batches (a scan of a small table) would be wrong for the later ones: plan every
+        // statement for its own parameters and the tables as they are.
+        sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
+            .execute(&mut *tx)
+            .await?;
         Ok(Self {
             tx,
             version,
