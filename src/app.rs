@@ -624,8 +624,23 @@ impl AppState {
         format: RegistryFormat,
         inputs: Vec<Input>,
     ) -> Result<RegistryImportSummary, ApiError> {
+        let mut logged = Duration::ZERO;
         let (summary, committed) =
-            import::registry::import_registry(&self.db, actor, format, inputs, |_| ()).await?;
+            import::registry::import_registry(&self.db, actor, format, inputs, |p| {
+                // A long import reports how far it has got every ten seconds.
+                if p.elapsed >= logged + Duration::from_secs(10) {
+                    logged = p.elapsed;
+                    tracing::info!(
+                        format = format.as_str(),
+                        records = p.records,
+                        bytes = p.bytes,
+                        total_bytes = p.total_bytes,
+                        elapsed_s = p.elapsed.as_secs(),
+                        "registry import in progress"
+                    );
+                }
+            })
+            .await?;
         if let Some(c) = committed {
             self.publish(c).await?;
         }
