@@ -757,20 +757,42 @@ impl<'a> Importer<'a> {
         let mut ids = Vec::with_capacity(new.len());
         let mut kinds = Vec::with_capacity(new.len());
         let mut names = Vec::with_capacity(new.len());
+        let mut aliases = Vec::with_capacity(new.len());
+        let mut jurisdictions = Vec::with_capacity(new.len());
+        let mut headquarters = Vec::with_capacity(new.len());
+        let mut identifiers = Vec::with_capacity(new.len());
+        let mut search = Vec::with_capacity(new.len());
         for (id, s) in new {
+            let f = fold(vec![(self.source, false, 0, s)])
+                .ok_or_else(|| DbError::Corrupt(format!("record of entity '{id}' has no name")))?;
             ids.push(id.as_str());
-            kinds.push(s.kind.unwrap_or(EntityKind::Company).as_str());
-            names.push(s.name.as_ref().map(Name::as_str).unwrap_or(id));
+            kinds.push(f.kind.as_str());
+            aliases.push(serde_json::to_value(&f.aliases.0).unwrap_or_default());
+            jurisdictions.push(f.jurisdiction.map(|j| j.to_string()));
+            headquarters.push(f.headquarters.map(|j| j.to_string()));
+            identifiers.push(serde_json::to_value(&f.identifiers).unwrap_or_default());
+            search.push(search_text(&f.name, &f.aliases));
+            names.push(f.name);
         }
+        let names: Vec<&str> = names.iter().map(Name::as_str).collect();
         let rows: Vec<(String, i64)> = sqlx::query_as(
-            "INSERT INTO entities (id, kind, name, search)
-             SELECT id, kind, name, lower(name) FROM unnest($1::text[], $2::text[], $3::text[])
-                 AS q(id, kind, name)
+            "INSERT INTO entities (id, kind, name, aliases, jurisdiction, headquarters,
+                 identifiers, search)
+             SELECT id, kind, name, ARRAY(SELECT jsonb_array_elements_text(aliases)),
+                 jurisdiction, headquarters, identifiers, search
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[],
+                 $6::text[], $7::jsonb[], $8::text[])
+                 AS q(id, kind, name, aliases, jurisdiction, headquarters, identifiers, search)
              RETURNING id, pk",
         )
         .bind(&ids)
         .bind(&kinds)
         .bind(&names)
+        .bind(&aliases)
+        .bind(&jurisdictions)
+        .bind(&headquarters)
+        .bind(&identifiers)
+        .bind(&search)
         .fetch_all(&mut *self.tx)
         .await
         .map_err(super::on_constraint)?;
@@ -1460,7 +1482,7 @@ pub(crate) struct Refolded {
 }
 
 /// Recomputes the entities' fields from their statements ([`fold`]) and writes those that
-/// changed (and every one in `new`).
+/// changed; returns them, and every one in `new`, as now stored.
 pub(crate) async fn refold(
     tx: &mut Tx,
     pks: &[i64],
@@ -1487,6 +1509,9 @@ pub(crate) async fn refold(
     .fetch_all(&mut **tx)
     .await?;
     let mut wanted: Vec<(i64, Fields, Fields)> = Vec::new();
+    // New entities were inserted with their first statement: those it still describes need
+    // no second write, only reporting.
+    let mut as_inserted: Vec<(i64, Entity)> = Vec::new();
     for row in current {
         let pk = row.pk;
         let entity = Entity::try_from(row)?;
@@ -1500,21 +1525,21 @@ pub(crate) async fn refold(
                 .map(|r| (r.source.as_str(), r.placeholder, r.pk, &r.statement.0))
                 .collect(),
         );
-        if let Some(f) = folded
-            && (f != now || new.contains(&pk))
-        {
-            wanted.push((pk, now, f));
+        match folded {
+            Some(f) if f != now => wanted.push((pk, now, f)),
+            _ if new.contains(&pk) => as_inserted.push((pk, entity)),
+            _ => {}
         }
     }
     let conflicts = drop_taken_identifiers(tx, &mut wanted).await?;
     let updates: Vec<(i64, Fields)> = wanted
         .into_iter()
-        .filter(|(pk, now, f)| f != now || new.contains(pk))
+        .filter(|(_, now, f)| f != now)
         .map(|(pk, _, f)| (pk, f))
         .collect();
     if updates.is_empty() {
         return Ok(Refolded {
-            updated: Vec::new(),
+            updated: as_inserted,
             conflicts,
         });
     }
@@ -1563,10 +1588,10 @@ pub(crate) async fn refold(
     .fetch_all(&mut **tx)
     .await
     .map_err(super::on_constraint)?;
-    let updated = rows
-        .into_iter()
-        .map(|row| Ok((row.pk, Entity::try_from(row)?)))
-        .collect::<Result<_, DbError>>()?;
+    let mut updated = as_inserted;
+    for row in rows {
+        updated.push((row.pk, Entity::try_from(row)?));
+    }
     Ok(Refolded { updated, conflicts })
 }
 
