@@ -230,8 +230,13 @@ pub async fn patch(
     p: EntityPatch,
 ) -> Result<(Entity, Committed), DbError> {
     let (mut tx, version) = begin_change(pool).await?;
-    let before = Entity::try_from(lock_live(&mut tx, id).await?)?;
+    let row = lock_live(&mut tx, id).await?;
+    let key = row.pk;
+    let before = Entity::try_from(row)?;
     let after = before.patched(p);
+    // An entity that registries describe is their statements folded: what an operator sets
+    // becomes the `store` statement, which comes first, so that no later import undoes it.
+    super::registry::state_in_store(&mut tx, key, &after).await?;
     let fields = Fields {
         kind: after.kind,
         name: &after.name,

@@ -1472,6 +1472,24 @@ pub(crate) async fn keep_store_statements(tx: &mut Tx, pks: &[i64]) -> Result<()
     w.write(tx, "store").await
 }
 
+/// Records `entity` as the `store` statement of the entity `key`, when registries describe it
+/// (an entity no registry names has no statements and needs none).
+pub(crate) async fn state_in_store(tx: &mut Tx, key: i64, entity: &Entity) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO entity_sources (source, entity_pk, record, statement, resolved_by)
+         SELECT 'store', $1, $2, $3, 'record'
+         WHERE EXISTS (SELECT 1 FROM entity_sources WHERE entity_pk = $1)
+         ON CONFLICT (source, record) DO UPDATE SET statement = excluded.statement,
+             updated_at = now()",
+    )
+    .bind(key)
+    .bind(entity.id.as_str())
+    .bind(Json(Statement::of_entity(entity)))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// What [`refold`] wrote.
 #[derive(Default)]
 pub(crate) struct Refolded {

@@ -213,6 +213,15 @@ async fn psc_band_above_half_from_a_restricted_region_blocks() {
     );
     assert_eq!(link["details"], "ownership-of-shares-50-to-75-percent");
 
+    // An operator's correction is not undone by later imports.
+    let (s, b) = app
+        .patch(
+            "/v1/entities/acme-uk",
+            json!({"name": "Acme Widgets Limited"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+
     // The register later records the PSC as ceased: only that difference is applied, and the
     // company screens clear from that day.
     let mut ceased = owner;
@@ -237,6 +246,8 @@ async fn psc_band_above_half_from_a_restricted_region_blocks() {
         )
         .await;
     assert_eq!(before["decision"], "block", "{before}");
+    let (_, entity) = app.get("/v1/entities/acme-uk").await;
+    assert_eq!(entity["name"], "Acme Widgets Limited", "{entity}");
 }
 
 #[tokio::test]
