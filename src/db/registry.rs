@@ -1041,20 +1041,17 @@ impl<'a> Importer<'a> {
             return Ok(());
         }
         let records: Vec<&str> = rows.iter().map(|r| r.record.as_str()).collect();
-        let stored: Vec<StoredLink> = sqlx::query_as(
+        let stored: HashMap<String, StoredLink> = by_record(
+            &mut self.tx,
             "SELECT pk, source_record, owner_pk, owned_pk, interest, share, share_min, share_max,
                     share_min_exclusive, share_max_exclusive, stated_share, valid_from, valid_to,
                     details, deleted_at IS NOT NULL AS deleted
              FROM ownerships WHERE source = $1 AND source_record = ANY($2)",
+            self.source,
+            &records,
+            |s: &StoredLink| &s.source_record,
         )
-        .bind(self.source)
-        .bind(&records)
-        .fetch_all(&mut *self.tx)
         .await?;
-        let stored: HashMap<String, StoredLink> = stored
-            .into_iter()
-            .map(|s| (s.source_record.clone(), s))
-            .collect();
         let mut writes: Vec<(Option<i64>, LinkRow)> = Vec::new();
         let mut seen: HashSet<&str> = HashSet::new();
         for row in &rows {
@@ -1201,19 +1198,16 @@ impl<'a> Importer<'a> {
             return Ok(());
         }
         let records: Vec<&str> = rows.iter().map(|r| r.record.as_str()).collect();
-        let stored: Vec<StoredInterest> = sqlx::query_as(
+        let stored: HashMap<String, StoredInterest> = by_record(
+            &mut self.tx,
             "SELECT source_record, owner_pk, owned_pk, interest, share, valid_from,
-                        valid_to, details, deleted_at IS NOT NULL AS deleted
-                 FROM declared_interests WHERE source = $1 AND source_record = ANY($2)",
+                    valid_to, details, deleted_at IS NOT NULL AS deleted
+             FROM declared_interests WHERE source = $1 AND source_record = ANY($2)",
+            self.source,
+            &records,
+            |s: &StoredInterest| &s.source_record,
         )
-        .bind(self.source)
-        .bind(&records)
-        .fetch_all(&mut *self.tx)
         .await?;
-        let stored: HashMap<String, StoredInterest> = stored
-            .into_iter()
-            .map(|s| (s.source_record.clone(), s))
-            .collect();
         let mut write = Vec::new();
         for r in rows {
             match stored.get(&r.record) {
@@ -1287,17 +1281,16 @@ impl<'a> Importer<'a> {
             Option<NaiveDate>,
             bool,
         );
-        let stored: Vec<Stored> = sqlx::query_as(
+        let stored: HashMap<String, Stored> = by_record(
+            &mut self.tx,
             "SELECT source_record, entity_pk, reason, source_reason, details, interest, share,
                     valid_from, valid_to, deleted_at IS NOT NULL
              FROM declared_unknowns WHERE source = $1 AND source_record = ANY($2)",
+            self.source,
+            &ids,
+            |s: &Stored| &s.0,
         )
-        .bind(self.source)
-        .bind(&ids)
-        .fetch_all(&mut *self.tx)
         .await?;
-        let stored: HashMap<String, Stored> =
-            stored.into_iter().map(|s| (s.0.clone(), s)).collect();
         let mut c = Columns::default();
         let mut reasons = Vec::new();
         let mut source_reasons = Vec::new();
@@ -1727,6 +1720,25 @@ pub(crate) async fn unknown_owners(
         }
     }
     Ok(out)
+}
+
+/// The stored rows `sql` selects for a source's records (bound as `$1` and `$2`), by record.
+async fn by_record<T>(
+    tx: &mut Tx,
+    sql: &str,
+    source: &str,
+    records: &[&str],
+    record: fn(&T) -> &String,
+) -> Result<HashMap<String, T>, DbError>
+where
+    T: for<'r> FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    let rows: Vec<T> = sqlx::query_as(sql)
+        .bind(source)
+        .bind(records)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(rows.into_iter().map(|r| (record(&r).clone(), r)).collect())
 }
 
 /// Writes one import record.

@@ -104,11 +104,7 @@ pub fn evaluate(local: &Local, rule: &UnknownOwnersRule) -> Option<Reason> {
         decision: rule.decision,
         share: Some(found[0].1),
         threshold: Some(rule.threshold),
-        sources: {
-            let mut ids: Vec<String> = found.iter().map(|(n, _)| local.id(*n).to_owned()).collect();
-            ids.dedup();
-            ids
-        },
+        sources: found.iter().map(|(n, _)| local.id(*n).to_owned()).collect(),
         paths,
         message,
         listings: Vec::new(),
