@@ -124,6 +124,16 @@ async fn check_total(
     Ok(())
 }
 
+/// One stake in an entity, as the check of totals reads it.
+#[derive(FromRow)]
+struct Stake {
+    owned_pk: i64,
+    interest: String,
+    share: f64,
+    valid_from: Option<NaiveDate>,
+    valid_to: Option<NaiveDate>,
+}
+
 /// Of the `(owned entity, interest)` pairs given, those whose known minimums add up past 100%
 /// at some date, with the highest total.
 pub(crate) async fn over_total(
@@ -131,35 +141,54 @@ pub(crate) async fn over_total(
     owned: &[i64],
     interests: &[&str],
 ) -> Result<Vec<((i64, String), f64)>, DbError> {
-    // The total is a step function of the date that only rises where a link starts, so its
-    // maximum is at one of the start dates (or before all of them).
-    let rows: Vec<(i64, String, f64)> = sqlx::query_as(
-        "WITH pairs AS (
-             SELECT DISTINCT owned_pk, interest FROM unnest($1::bigint[], $2::text[])
-                 AS q(owned_pk, interest)
-         ), e AS (
-             SELECT p.owned_pk, p.interest, coalesce(o.share, o.share_min) AS s,
-                    o.valid_from AS f, o.valid_to AS t
-             FROM pairs p JOIN ownerships o ON o.owned_pk = p.owned_pk
-                 AND o.interest = p.interest AND o.deleted_at IS NULL
-         ), starts AS (SELECT DISTINCT owned_pk, interest, f AS d FROM e)
-         SELECT owned_pk, interest, max(total)::float8 FROM (
-             SELECT starts.owned_pk, starts.interest, sum(e.s) AS total FROM starts JOIN e
-                 ON e.owned_pk = starts.owned_pk AND e.interest = starts.interest
-                AND (e.f IS NULL OR (starts.d IS NOT NULL AND e.f <= starts.d))
-                AND (e.t IS NULL OR starts.d IS NULL OR starts.d < e.t)
-             GROUP BY starts.owned_pk, starts.interest, starts.d) totals
-         GROUP BY owned_pk, interest
-         HAVING max(total) > 100.0 + 1e-9",
+    let rows: Vec<Stake> = sqlx::query_as(
+        "SELECT o.owned_pk, o.interest, coalesce(o.share, o.share_min, 0) AS share,
+             o.valid_from, o.valid_to
+         FROM (SELECT DISTINCT owned_pk, interest FROM unnest($1::bigint[], $2::text[])
+                   AS q(owned_pk, interest)) p
+         JOIN ownerships o ON o.owned_pk = p.owned_pk AND o.interest = p.interest
+             AND o.deleted_at IS NULL
+         ORDER BY o.owned_pk, o.interest",
     )
     .bind(owned)
     .bind(interests)
     .fetch_all(&mut *conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(pk, interest, total)| ((pk, interest), total))
-        .collect())
+    let mut over = Vec::new();
+    for group in rows.chunk_by(|a, b| (a.owned_pk, &a.interest) == (b.owned_pk, &b.interest)) {
+        let total = highest_total(group.iter().map(|r| (r.share, r.valid_from, r.valid_to)));
+        if total > 100.0 + 1e-9 {
+            over.push(((group[0].owned_pk, group[0].interest.clone()), total));
+        }
+    }
+    Ok(over)
+}
+
+/// The highest total of stakes `(share, from, to)` held at one date, where a stake holds from
+/// its start (inclusive; always when unstated) to its end (exclusive; forever when unstated).
+/// The total only changes where a stake starts or ends, so one sweep over those dates finds
+/// it, however many stakes there are.
+fn highest_total(stakes: impl Iterator<Item = (f64, Option<NaiveDate>, Option<NaiveDate>)>) -> f64 {
+    let mut total = 0.0;
+    let mut steps: Vec<(NaiveDate, f64)> = Vec::new();
+    for (share, from, to) in stakes {
+        match from {
+            Some(f) => steps.push((f, share)),
+            None => total += share,
+        }
+        if let Some(t) = to {
+            steps.push((t, -share));
+        }
+    }
+    // A day's starts and ends apply together: a stake ending on the day another starts is not
+    // held with it.
+    steps.sort_by_key(|(day, _)| *day);
+    let mut highest = total;
+    for day in steps.chunk_by(|a, b| a.0 == b.0) {
+        total += day.iter().map(|(_, s)| s).sum::<f64>();
+        highest = highest.max(total);
+    }
+    highest
 }
 
 pub async fn create(
@@ -308,4 +337,52 @@ pub async fn list(pool: &PgPool, f: OwnershipFilter) -> Result<Page<Ownership>, 
         .map(Ownership::try_from)
         .collect::<Result<Vec<_>, _>>()?;
     Ok(page(items, f.limit, |o| o.id.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> Option<NaiveDate> {
+        Some(s.parse().unwrap())
+    }
+
+    #[test]
+    fn highest_total_counts_only_stakes_held_together() {
+        // 60% until 2020, then 60% from 2020: never more than 60 at once.
+        let handover = [
+            (60.0, None, day("2020-01-01")),
+            (60.0, day("2020-01-01"), None),
+        ];
+        assert_eq!(highest_total(handover.into_iter()), 60.0);
+        // Overlapping by one day is 120.
+        let overlap = [
+            (60.0, None, day("2020-01-02")),
+            (60.0, day("2020-01-01"), None),
+        ];
+        assert_eq!(highest_total(overlap.into_iter()), 120.0);
+        // Undated stakes all count; a later start adds to them.
+        let later = [
+            (30.0, None, None),
+            (30.0, None, None),
+            (50.0, day("2021-06-01"), day("2022-01-01")),
+        ];
+        assert_eq!(highest_total(later.into_iter()), 110.0);
+        // A stake that ended before the undated ones' total was reached is not counted twice.
+        let ended = [(50.0, None, day("2010-01-01")), (50.0, None, None)];
+        assert_eq!(highest_total(ended.into_iter()), 100.0);
+        assert_eq!(highest_total(std::iter::empty()), 0.0);
+    }
+
+    #[test]
+    fn highest_total_is_linear_in_a_wide_fan_in() {
+        // 100,000 owners of 0.001% each, each for its own year-long window, staggered by a day.
+        let base: NaiveDate = "2000-01-01".parse().unwrap();
+        let stakes = (0..100_000).map(|i| {
+            let from = base + chrono::Days::new(i);
+            (0.001, Some(from), Some(from + chrono::Days::new(365)))
+        });
+        let total = highest_total(stakes);
+        assert!((total - 0.365).abs() < 1e-9, "{total}");
+    }
 }

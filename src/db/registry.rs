@@ -13,7 +13,9 @@
 //! When the identifiers name two different entities, the first rule's wins and the pair is
 //! kept as a possible match (`identifier_conflict`). A new organisation without an LEI or a
 //! registration number is compared by name ([`crate::matching`]) with the entities of its
-//! jurisdiction; pairs scoring at least [`REVIEW_THRESHOLD`] are kept as possible matches
+//! jurisdiction whose names hold its distinctive words (trigram word similarity, so legal
+//! forms and spelling variants do not matter); pairs scoring at least [`REVIEW_THRESHOLD`] are
+//! kept as possible matches
 //! (`name`) for a person to confirm or reject. Nothing is merged on a name alone. Persons are
 //! not matched by name: a name and a nationality are not evidence that two people are one.
 //!
@@ -62,6 +64,10 @@ use crate::names::NameChange;
 /// A change with more graph changes than this is logged as a rebuild
 /// ([`super::commit_reload`]) rather than carried change by change.
 const RELOAD_OVER: usize = 20_000;
+
+/// The import refreshes the planner's statistics of the tables it grows when it has applied
+/// this many records, and again each time that count doubles.
+const FIRST_ANALYZE: u64 = 20_000;
 
 /// Name candidates fetched from the store per new organisation before scoring.
 const NAME_CANDIDATES: i64 = 5;
@@ -485,6 +491,8 @@ pub struct Importer<'a> {
     stated: HashSet<String>,
     /// Anything written (so the import takes a version).
     wrote: bool,
+    /// Records applied when the statistics are next refreshed.
+    next_analyze: u64,
 }
 
 impl<'a> Importer<'a> {
@@ -496,12 +504,17 @@ impl<'a> Importer<'a> {
         source: &'a str,
     ) -> Result<Importer<'a>, DbError> {
         let (mut tx, version) = begin_change(pool).await?;
-        // The tables grow by the batch inside this one transaction, so a plan made for the
-        // first batches (a scan of a small table) would be wrong for the later ones: plan every
-        // statement for its own parameters and the tables as they are.
-        sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
-            .execute(&mut *tx)
-            .await?;
+        // Every statement of an import looks up or writes one batch (thousands of rows) in
+        // tables of up to millions, which the import itself grows inside this transaction, so
+        // that the planner's estimates lag: plan each statement for its own parameters, and
+        // probe the indexes rather than hash or sort whole tables.
+        for setting in [
+            "SET LOCAL plan_cache_mode = force_custom_plan",
+            "SET LOCAL enable_hashjoin = off",
+            "SET LOCAL enable_mergejoin = off",
+        ] {
+            sqlx::query(setting).execute(&mut *tx).await?;
+        }
         Ok(Self {
             tx,
             version,
@@ -517,6 +530,7 @@ impl<'a> Importer<'a> {
             touched: Vec::new(),
             stated: HashSet::new(),
             wrote: false,
+            next_analyze: FIRST_ANALYZE,
         })
     }
 
@@ -535,6 +549,15 @@ impl<'a> Importer<'a> {
         }
         if !batch.unknowns.is_empty() {
             self.unknowns(batch.unknowns).await?;
+        }
+        if self.summary.records >= self.next_analyze {
+            // A large import can grow the tables many times over inside its transaction; plans
+            // made from statistics of the tables as they were (or of empty ones) would scan
+            // what they should probe. ANALYZE samples this transaction's own rows too.
+            sqlx::query("ANALYZE entities, entity_sources, ownerships")
+                .execute(&mut *self.tx)
+                .await?;
+            self.next_analyze = self.summary.records * 2;
         }
         Ok(())
     }
@@ -868,7 +891,13 @@ impl<'a> Importer<'a> {
                 && !strong
             {
                 pks.push(*pk);
-                names.push(name.as_str().to_lowercase());
+                // Stored search text is the names as written, lower-cased: a name in another
+                // script is looked for as written.
+                names.push(if name.as_str().is_ascii() {
+                    crate::matching::distinctive_words(name.as_str(), s.kind)
+                } else {
+                    name.as_str().to_lowercase()
+                });
                 jurisdictions.push(j.to_string());
                 statements.push(s);
             }
@@ -882,8 +911,10 @@ impl<'a> Importer<'a> {
              CROSS JOIN LATERAL (
                  SELECT {COLUMNS} FROM entities e
                  WHERE e.deleted_at IS NULL AND e.jurisdiction = q.j AND e.pk <> q.pk
-                   AND e.kind <> 'person' AND e.search % q.name
-                 ORDER BY similarity(e.search, q.name) DESC LIMIT {NAME_CANDIDATES}) c",
+                   AND e.kind <> 'person' AND q.name <% e.search
+                 ORDER BY word_similarity(q.name, e.search) DESC,
+                     similarity(q.name, e.search) DESC, e.pk
+                 LIMIT {NAME_CANDIDATES}) c",
             COLUMNS
                 .split(", ")
                 .map(|c| format!("c.{c}"))
@@ -2021,7 +2052,7 @@ async fn write_ownerships(
         to.push(r.valid_to);
         details.push(r.details.as_deref());
     }
-    let rows: Vec<(i32, i64)> = sqlx::query_as(
+    let rows: Vec<(String, i64)> = sqlx::query_as(
         "WITH q AS (
              SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[],
                  $6::bigint[], $7::text[], $8::float8[], $9::float8[], $10::float8[], $11::bool[],
@@ -2036,7 +2067,7 @@ async fn write_ownerships(
                  share_max_exclusive = q.max_ex, stated_share = q.stated,
                  valid_from = q.valid_from, valid_to = q.valid_to, details = q.details
              FROM q WHERE q.pk IS NOT NULL AND o.pk = q.pk
-             RETURNING q.i, o.pk
+             RETURNING o.source_record, o.pk
          ), inserted AS (
              INSERT INTO ownerships (id, source, source_record, owner_pk, owned_pk, interest,
                  share, share_min, share_max, share_min_exclusive, share_max_exclusive,
@@ -2047,10 +2078,7 @@ async fn write_ownerships(
              FROM q WHERE q.pk IS NULL ORDER BY q.i
              RETURNING source_record, pk
          )
-         SELECT i::int4, pk FROM updated
-         UNION ALL
-         SELECT q.i::int4, inserted.pk FROM inserted JOIN q ON q.record = inserted.source_record
-             AND q.pk IS NULL",
+         SELECT * FROM updated UNION ALL SELECT * FROM inserted",
     )
     .bind(source)
     .bind(&pks)
@@ -2071,16 +2099,16 @@ async fn write_ownerships(
     .fetch_all(&mut **tx)
     .await
     .map_err(super::on_constraint)?;
-    let mut keys = vec![0; writes.len()];
-    for (i, pk) in rows {
-        keys[(i - 1) as usize] = pk;
-    }
-    if keys.contains(&0) {
-        return Err(DbError::Corrupt(
-            "an ownership of the batch was not written".into(),
-        ));
-    }
-    Ok(keys)
+    // A batch names each record once (checked before), so its record finds its key.
+    let keys: HashMap<String, i64> = rows.into_iter().collect();
+    writes
+        .iter()
+        .map(|(_, r)| {
+            keys.get(&r.record).copied().ok_or_else(|| {
+                DbError::Corrupt(format!("ownership '{}' was not written", r.record))
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

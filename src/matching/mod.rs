@@ -79,6 +79,33 @@ pub struct Hit<K> {
     pub explanation: Explanation,
 }
 
+/// The words of a name that tell it apart, normalised and space-separated: legal forms,
+/// titles, particles and generic organisation words ("group", "international") left out,
+/// unless the name has nothing else. A store-side candidate search looks for these, so that
+/// "Acme Co" finds "ACME COMPANY LIMITED" and "Global Trading Limited" does not fetch every
+/// limited company.
+pub fn distinctive_words(name: &str, kind: Option<crate::domain::EntityKind>) -> String {
+    use normalize::Class;
+    let name = normalize::normalize(name, kind);
+    let pick = |keep: &dyn Fn(Class) -> bool| {
+        name.tokens
+            .iter()
+            .filter(|t| keep(t.class))
+            .map(|t| t.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let words = pick(&|c| matches!(c, Class::Word | Class::Number(_) | Class::Initial));
+    if !words.is_empty() {
+        return words;
+    }
+    let generic = pick(&|c| c == Class::Generic);
+    if !generic.is_empty() {
+        return generic;
+    }
+    pick(&|_| true)
+}
+
 /// Scores a record against a query: its best name, explained. `None` when the record has no
 /// name.
 pub fn compare(query: &Query, record: &Record) -> Option<Hit<()>> {

@@ -328,3 +328,21 @@ fn the_labelled_pairs_read_and_score() {
     assert_eq!(report.screening.misaligned_rows, 0);
     assert_eq!(report.cross_script.0, 22);
 }
+
+#[test]
+fn distinctive_words_leave_out_legal_forms_and_generic_words() {
+    let org = Some(EntityKind::Company);
+    assert_eq!(distinctive_words("HAC Global Limited", org), "hac");
+    assert_eq!(distinctive_words("Acme Co.", org), "acme");
+    assert_eq!(distinctive_words("ACME COMPANY LIMITED", org), "acme");
+    assert_eq!(
+        distinctive_words("Public Joint Stock Company Gazprom Neft", org),
+        "gazprom neft"
+    );
+    // Nothing distinctive: the generic words, else everything.
+    assert_eq!(
+        distinctive_words("Global Holdings Ltd", org),
+        "global holdings"
+    );
+    assert!(!distinctive_words("Limited", org).is_empty());
+}
