@@ -28,7 +28,7 @@ use crate::domain::{
 };
 use crate::engine::{self, Declared, GraphChange, Local, NodeData, Party, Snapshot};
 use crate::http::error::ApiError;
-use crate::import::registry::{Input, RegistryFormat};
+use crate::import::registry::RegistryFormat;
 use crate::import::{self, ListImport};
 use crate::matching::Record;
 use crate::names::{self, EntityNames, NameChange, Names, Subject};
@@ -622,7 +622,7 @@ impl AppState {
         &self,
         actor: &str,
         format: RegistryFormat,
-        inputs: Vec<Input>,
+        inputs: Vec<std::path::PathBuf>,
     ) -> Result<RegistryImportSummary, ApiError> {
         let mut logged = Duration::ZERO;
         let (summary, committed) =

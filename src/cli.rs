@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::domain::{ListId, ListKind, Name};
 use crate::formats::{self, Files, Format};
 use crate::r#gen::{Config, Registry, files};
-use crate::import::registry::{Input, RegistryFormat};
+use crate::import::registry::{RegistryFormat, files_of};
 use crate::import::{self, ListImport};
 use crate::{app, db, http, matching, seed};
 
@@ -280,7 +280,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             quiet,
         } => {
             let pool = open(&cli.database_url).await?;
-            let inputs = Input::from_path(&path, format)
+            let inputs = files_of(&path, format)
                 .with_context(|| format!("cannot read {}", path.display()))?;
             let bar = progress_bar(quiet);
             let (summary, _) =

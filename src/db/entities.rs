@@ -33,6 +33,15 @@ pub(crate) struct EntityRow {
 
 pub(crate) const COLUMNS: &str = "pk, id, kind, name, aliases, jurisdiction, headquarters, identifiers, created_at, updated_at, deleted_at";
 
+/// [`COLUMNS`] of the table or subquery named `alias` (`e.pk, e.id, ...`).
+pub(crate) fn columns_of(alias: &str) -> String {
+    COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn corrupt(what: &str, v: &str) -> DbError {
     DbError::Corrupt(format!("stored {what} '{v}' does not parse"))
 }

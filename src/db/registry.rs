@@ -50,7 +50,7 @@ use sqlx::types::Json;
 use sqlx::{FromRow, PgPool};
 use utoipa::ToSchema;
 
-use super::entities::{COLUMNS, EntityRow, node, search_text};
+use super::entities::{COLUMNS, EntityRow, columns_of, node, search_text};
 use super::{ChangeRecord, Committed, DbError, Tx, begin_change, commit_change, commit_reload};
 use crate::domain::{
     Aliases, Entity, EntityKind, Identifiers, Interest, Invalid, Jurisdiction, Name,
@@ -180,17 +180,14 @@ impl Statement {
     }
 
     fn of_entity(e: &Entity) -> Self {
+        let f = Fields::of_entity(e);
         Self {
-            kind: Some(e.kind),
-            name: Some(e.name.clone()),
-            aliases: e.aliases.0.clone(),
-            jurisdiction: e.jurisdiction,
-            headquarters: e.headquarters,
-            identifiers: e
-                .identifiers
-                .iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect(),
+            kind: Some(f.kind),
+            name: Some(f.name),
+            aliases: f.aliases.0,
+            jurisdiction: f.jurisdiction,
+            headquarters: f.headquarters,
+            identifiers: f.identifiers.into_iter().collect(),
         }
     }
 }
@@ -915,11 +912,7 @@ impl<'a> Importer<'a> {
                  ORDER BY word_similarity(q.name, e.search) DESC,
                      similarity(q.name, e.search) DESC, e.pk
                  LIMIT {NAME_CANDIDATES}) c",
-            COLUMNS
-                .split(", ")
-                .map(|c| format!("c.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            columns_of("c")
         ))
         .bind(&pks)
         .bind(&names)
@@ -1613,11 +1606,7 @@ pub(crate) async fn refold(
              AS q(pk, kind, name, aliases, jurisdiction, headquarters, identifiers, search)
          WHERE e.pk = q.pk
          RETURNING {}",
-        COLUMNS
-            .split(", ")
-            .map(|c| format!("e.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        columns_of("e")
     ))
     .bind(&pks_)
     .bind(&kinds)

@@ -90,10 +90,12 @@
 //!   `closed` statement ends every open interest at its own `endDate` (+1), else at the
 //!   statement's date. A statement about a closed relationship is an error.
 //!
-//! Parties are sent as they come; a relationship's links are sent when it is closed, or at
-//! the end of the file. Memory is proportional to the relationship records still open (their
-//! interests), plus the id and a few flags of every record seen (for the reference checks):
-//! never the statements themselves.
+//! Parties are sent as they come; a relationship's links are sent when it is closed, when its
+//! last statement in the file has been read (given [`SeriesLengths`], counted in a light first
+//! pass over a file on disk), or else at the end of the file. Memory is proportional to the
+//! relationship records still open (their interests: with the lengths, only those with
+//! statements still to come), plus the id and a few flags of every record seen (for the
+//! reference checks): never the statements themselves.
 //!
 //! # Writer
 //!
@@ -492,6 +494,64 @@ pub fn parse_bods(name: &str, bytes: &[u8]) -> Result<Registry, FormatError> {
     Ok(sink.finish())
 }
 
+/// How many statements each relationship record of a file has: what lets [`read_bods`] send a
+/// relationship as soon as its last statement is read instead of holding it to the end.
+/// Keyed by a hash of the record id: two ids sharing one only keep both open longer.
+#[derive(Debug, Default)]
+pub struct SeriesLengths(HashMap<u64, u32>);
+
+impl SeriesLengths {
+    /// Counts them in a light pass (only `recordId` and `recordType` are read). A file that
+    /// does not split into statements gives no lengths: the reading pass reports why.
+    pub fn count(name: &str, input: impl BufRead) -> Self {
+        #[derive(serde::Deserialize)]
+        struct Head<'a> {
+            #[serde(rename = "recordId", borrow)]
+            record_id: Option<std::borrow::Cow<'a, str>>,
+            #[serde(rename = "recordType", borrow)]
+            record_type: Option<std::borrow::Cow<'a, str>>,
+        }
+        let mut split = Splitter::new(input);
+        let mut lengths = HashMap::new();
+        loop {
+            match split.next(name) {
+                Ok(Some((_, bytes))) => {
+                    let Ok(head) = serde_json::from_slice::<Head>(&bytes) else {
+                        continue;
+                    };
+                    if !matches!(head.record_type.as_deref(), Some("entity" | "person")) {
+                        let id = head.record_id.as_deref().unwrap_or_default();
+                        *lengths.entry(record_hash(id)).or_insert(0) += 1;
+                    }
+                }
+                Ok(None) => return Self(lengths),
+                Err(_) => return Self::default(),
+            }
+        }
+    }
+
+    fn of(&self, record_id: &str) -> Option<u32> {
+        self.0.get(&record_hash(record_id)).copied()
+    }
+}
+
+fn record_hash(id: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    id.hash(&mut h);
+    h.finish()
+}
+
+/// Reads a BODS file whose relationships' [`SeriesLengths`] are known: each is sent once its
+/// last statement is read, so memory does not grow with the relationships of the file.
+pub fn read_bods_counted(
+    name: &str,
+    input: impl BufRead,
+    lengths: SeriesLengths,
+    sink: &mut dyn RegistrySink,
+) -> Result<(), FormatError> {
+    read(name, input, lengths, sink)
+}
+
 /// Reads a BODS 0.4 file (a JSON array of statements or JSON Lines) statement by statement
 /// into `sink`; see the module documentation.
 pub fn read_bods(
@@ -499,8 +559,18 @@ pub fn read_bods(
     input: impl BufRead,
     sink: &mut dyn RegistrySink,
 ) -> Result<(), FormatError> {
+    read(name, input, SeriesLengths::default(), sink)
+}
+
+fn read(
+    name: &str,
+    input: impl BufRead,
+    lengths: SeriesLengths,
+    sink: &mut dyn RegistrySink,
+) -> Result<(), FormatError> {
     let mut split = Splitter::new(input);
     let mut reader = Reader {
+        lengths,
         records: HashMap::new(),
         pending_components: HashMap::new(),
         statements: 0,
@@ -604,9 +674,12 @@ struct Series {
     record_id: String,
     last_date: NaiveDate,
     interests: Vec<OpenInterest>,
+    /// Statements read.
+    statements: u32,
 }
 
 struct Reader {
+    lengths: SeriesLengths,
     records: HashMap<String, RecordInfo>,
     /// Records with `isComponent: true` no `componentRecords` has listed yet, with the
     /// number and place of their statement.
@@ -1010,6 +1083,11 @@ impl Reader {
         self.update(record_id, date, stated, closing, at)?;
         if closing {
             self.closed.insert(record_id.to_owned());
+        }
+        let complete = self.open_index.get(record_id).is_some_and(|seq| {
+            self.lengths.of(record_id) == self.open.get(seq).map(|series| series.statements)
+        });
+        if closing || complete {
             if let Some(seq) = self.open_index.remove(record_id)
                 && let Some(series) = self.open.remove(&seq)
             {
@@ -1052,10 +1130,12 @@ impl Reader {
                     record_id: record_id.to_owned(),
                     last_date: date,
                     interests,
+                    statements: 1,
                 },
             );
             return Ok(());
         };
+        series.statements += 1;
         if date < series.last_date {
             return Err(err(
                 at,
@@ -2063,6 +2143,78 @@ mod tests {
             read_bods(&name, reader, &mut sink).unwrap();
             assert_eq!(sink.finish(), parse_bods(&name, &bytes).unwrap(), "{name}");
         }
+    }
+
+    /// With the series lengths counted first, links arrive earlier but are the same.
+    #[test]
+    fn series_lengths_change_when_links_are_sent_not_what() {
+        let by_id = |mut r: Registry| {
+            r.links.sort_by(|a, b| a.id.cmp(&b.id));
+            r.unknowns.sort_by(|a, b| a.id.cmp(&b.id));
+            r
+        };
+        for (name, bytes) in all_samples() {
+            let lengths = SeriesLengths::count(&name, bytes.as_slice());
+            let mut sink = Collector::default();
+            read_bods_counted(&name, bytes.as_slice(), lengths, &mut sink).unwrap();
+            let whole = parse_bods(&name, &bytes).unwrap();
+            assert_eq!(by_id(sink.finish()), by_id(whole), "{name}");
+        }
+    }
+
+    /// Records the order in which parties and links arrive.
+    #[derive(Default)]
+    struct Arrivals(Vec<String>);
+
+    impl RegistrySink for Arrivals {
+        fn party(&mut self, p: RegistryParty) -> Result<(), FormatError> {
+            self.0.push(format!("party {}", p.id));
+            Ok(())
+        }
+        fn link(&mut self, l: RegistryLink, _: &str) -> Result<(), FormatError> {
+            self.0.push(format!("link {}", l.id));
+            Ok(())
+        }
+        fn unknown(&mut self, u: DeclaredUnknown, _: &str) -> Result<(), FormatError> {
+            self.0.push(format!("unknown {}", u.id));
+            Ok(())
+        }
+        fn note(&mut self, _: String) {}
+    }
+
+    #[test]
+    fn a_relationship_is_sent_once_its_last_statement_is_read() {
+        // Two copies of an example, one after the other, with fresh record ids: with the
+        // lengths, the first copy's relationships arrive before the second copy's parties.
+        let bytes = std::fs::read(dir("bods-v0.4-examples/indirect-ownership.json")).unwrap();
+        let statements: Vec<Value> = serde_json::from_slice(&bytes).unwrap();
+        let mut lines = String::new();
+        for copy in ["a", "b"] {
+            for st in &statements {
+                let mut st = st.to_string();
+                for other in &statements {
+                    let id = other["recordId"].as_str().unwrap();
+                    st = st.replace(id, &format!("{id}-{copy}"));
+                }
+                lines.push_str(&st);
+                lines.push('\n');
+            }
+        }
+        let first_link_and_last_party = |order: &[String]| {
+            let link = order.iter().position(|a| a.starts_with("link ")).unwrap();
+            let party = order.iter().rposition(|a| a.starts_with("party ")).unwrap();
+            (link, party)
+        };
+        let mut counted = Arrivals::default();
+        let lengths = SeriesLengths::count("two.jsonl", lines.as_bytes());
+        read_bods_counted("two.jsonl", lines.as_bytes(), lengths, &mut counted).unwrap();
+        let (link, party) = first_link_and_last_party(&counted.0);
+        assert!(link < party, "{:?}", counted.0);
+        // Without them, every relationship waits for the end of the file.
+        let mut held = Arrivals::default();
+        read_bods("two.jsonl", lines.as_bytes(), &mut held).unwrap();
+        let (link, party) = first_link_and_last_party(&held.0);
+        assert!(link > party, "{:?}", held.0);
     }
 
     /// Counts what a reader sends, keeping nothing.

@@ -48,7 +48,7 @@ mod uk_csv;
 mod un_xml;
 mod xml;
 
-pub use bods::{Publication, parse_bods, read_bods, write_bods};
+pub use bods::{Publication, SeriesLengths, parse_bods, read_bods, read_bods_counted, write_bods};
 pub use gleif::{parse_gleif, read_gleif};
 pub use psc::{BANDS, parse_psc, read_psc};
 pub use registry::{
@@ -228,11 +228,6 @@ impl Files {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, b)| b.as_slice())
-    }
-
-    /// The files, in the order added.
-    pub fn into_parts(self) -> Vec<(String, Vec<u8>)> {
-        self.parts
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {

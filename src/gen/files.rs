@@ -366,37 +366,27 @@ pub fn write_gleif(g: &Generated, dir: &Path) -> io::Result<Counts> {
     };
     counts.records = counts.parties + counts.links + counts.unknowns;
 
-    let mut w = create(&dir.join("lei.xml"))?;
-    writeln!(
-        w,
-        r#"<?xml version="1.0" encoding="UTF-8"?>
-<lei:LEIData xmlns:lei="http://www.gleif.org/data/schema/leidata/2016">
-  <lei:LEIHeader>
-    <lei:ContentDate>{content_date}</lei:ContentDate>
-    <lei:FileContent>GLEIF_FULL_PUBLISHED</lei:FileContent>
-    <lei:RecordCount>{}</lei:RecordCount>
-  </lei:LEIHeader>
-  <lei:LEIRecords>"#,
-        holders.len()
-    )?;
+    let lei_file = GleifFile {
+        prefix: "lei",
+        namespace: "http://www.gleif.org/data/schema/leidata/2016",
+        root: "LEIData",
+        header: "LEIHeader",
+        records: "LEIRecords",
+    };
+    let mut w = lei_file.open(dir, &content_date, holders.len())?;
     for &ix in &holders {
         lei_record(&mut w, g, ix, &content_date)?;
     }
-    writeln!(w, "  </lei:LEIRecords>\n</lei:LEIData>")?;
-    counts.bytes += finish(w)?;
+    counts.bytes += lei_file.close(w)?;
 
-    let mut w = create(&dir.join("rr.xml"))?;
-    writeln!(
-        w,
-        r#"<?xml version="1.0" encoding="UTF-8"?>
-<rr:RelationshipData xmlns:rr="http://www.gleif.org/data/schema/rr/2016">
-  <rr:Header>
-    <rr:ContentDate>{content_date}</rr:ContentDate>
-    <rr:FileContent>GLEIF_FULL_PUBLISHED</rr:FileContent>
-    <rr:RecordCount>{relationships}</rr:RecordCount>
-  </rr:Header>
-  <rr:RelationshipRecords>"#
-    )?;
+    let rr_file = GleifFile {
+        prefix: "rr",
+        namespace: "http://www.gleif.org/data/schema/rr/2016",
+        root: "RelationshipData",
+        header: "Header",
+        records: "RelationshipRecords",
+    };
+    let mut w = rr_file.open(dir, &content_date, relationships)?;
     for (&ix, p) in holders.iter().zip(&plans) {
         if let Some(parent) = p.direct {
             let since = into
@@ -423,21 +413,16 @@ pub fn write_gleif(g: &Generated, dir: &Path) -> io::Result<Counts> {
             rel.write(&mut w, &content_date)?;
         }
     }
-    writeln!(w, "  </rr:RelationshipRecords>\n</rr:RelationshipData>")?;
-    counts.bytes += finish(w)?;
+    counts.bytes += rr_file.close(w)?;
 
-    let mut w = create(&dir.join("repex.xml"))?;
-    writeln!(
-        w,
-        r#"<?xml version="1.0" encoding="UTF-8"?>
-<repex:ReportingExceptionData xmlns:repex="http://www.gleif.org/data/schema/repex/2016">
-  <repex:Header>
-    <repex:ContentDate>{content_date}</repex:ContentDate>
-    <repex:FileContent>GLEIF_FULL_PUBLISHED</repex:FileContent>
-    <repex:RecordCount>{exceptions}</repex:RecordCount>
-  </repex:Header>
-  <repex:ReportingExceptions>"#
-    )?;
+    let repex_file = GleifFile {
+        prefix: "repex",
+        namespace: "http://www.gleif.org/data/schema/repex/2016",
+        root: "ReportingExceptionData",
+        header: "Header",
+        records: "ReportingExceptions",
+    };
+    let mut w = repex_file.open(dir, &content_date, exceptions)?;
     for (&ix, p) in holders.iter().zip(&plans) {
         let id = lei(ix);
         for (category, reason) in &p.exceptions {
@@ -452,12 +437,55 @@ pub fn write_gleif(g: &Generated, dir: &Path) -> io::Result<Counts> {
             )?;
         }
     }
-    writeln!(
-        w,
-        "  </repex:ReportingExceptions>\n</repex:ReportingExceptionData>"
-    )?;
-    counts.bytes += finish(w)?;
+    counts.bytes += repex_file.close(w)?;
     Ok(counts)
+}
+
+/// One of the three GLEIF files (`{prefix}.xml`): its root, header and records elements.
+struct GleifFile {
+    prefix: &'static str,
+    namespace: &'static str,
+    root: &'static str,
+    header: &'static str,
+    records: &'static str,
+}
+
+impl GleifFile {
+    /// Creates the file and writes everything before its first record.
+    fn open(&self, dir: &Path, content_date: &str, count: usize) -> io::Result<BufWriter<File>> {
+        let Self {
+            prefix: p,
+            namespace,
+            root,
+            header,
+            records,
+        } = self;
+        let mut w = create(&dir.join(format!("{p}.xml")))?;
+        writeln!(
+            w,
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<{p}:{root} xmlns:{p}="{namespace}">
+  <{p}:{header}>
+    <{p}:ContentDate>{content_date}</{p}:ContentDate>
+    <{p}:FileContent>GLEIF_FULL_PUBLISHED</{p}:FileContent>
+    <{p}:RecordCount>{count}</{p}:RecordCount>
+  </{p}:{header}>
+  <{p}:{records}>"#
+        )?;
+        Ok(w)
+    }
+
+    /// Writes everything after the last record; returns the file's size.
+    fn close(&self, mut w: BufWriter<File>) -> io::Result<u64> {
+        let Self {
+            prefix: p,
+            root,
+            records,
+            ..
+        } = self;
+        writeln!(w, "  </{p}:{records}>\n</{p}:{root}>")?;
+        finish(w)
+    }
 }
 
 /// An address element: the region when the place is a subdivision, and the country.

@@ -1,20 +1,20 @@
 //! `/v1/lists` and their entries.
 
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{Actor, Json, Query};
+use super::upload::{InMemory, read_upload};
 use super::{ListParams, parse_id};
 use crate::app::AppState;
 use crate::db;
 use crate::domain::{
     Entry, EntryId, ImportSummary, List, ListId, ListKind, ListPatch, Name, NewEntry, NewList,
 };
-use crate::formats::{Files, Format, UnknownFormat};
+use crate::formats::{Format, UnknownFormat};
 use crate::import::ListImport;
 
 /// Create a list.
@@ -181,7 +181,9 @@ pub async fn import(
         .map(|n| Name::parse(&n))
         .transpose()
         .map_err(|_| ApiError::invalid("name", "invalid_name", "not a valid list name"))?;
-    let files = read_files(req, format.as_str()).await?;
+    let mut files = InMemory::default();
+    read_upload(req, format.as_str(), IMPORT_LIMIT, &mut files).await?;
+    let files = files.finish()?;
     let import = ListImport {
         list,
         name,
@@ -190,60 +192,4 @@ pub async fn import(
         files,
     };
     Ok(axum::Json(s.import_list(&actor, import).await?))
-}
-
-/// The file(s) of an import: the raw body (named `name`), or the parts of a multipart body by
-/// name.
-pub(super) async fn read_files(req: Request, name: &str) -> Result<Files, ApiError> {
-    let too_large = |status: StatusCode| status == StatusCode::PAYLOAD_TOO_LARGE;
-    let multipart = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
-    if !multipart {
-        let body = Bytes::from_request(req, &()).await.map_err(|r| {
-            if too_large(r.status()) {
-                ApiError::TooLarge(IMPORT_LIMIT)
-            } else {
-                ApiError::Malformed {
-                    message: r.body_text(),
-                    field: None,
-                }
-            }
-        })?;
-        return Ok(Files::single(name, body.to_vec()));
-    }
-    let malformed = |message: String| ApiError::Malformed {
-        message,
-        field: None,
-    };
-    let mut parts = Multipart::from_request(req, &())
-        .await
-        .map_err(|r| malformed(r.body_text()))?;
-    let mut files = Files::new();
-    while let Some(field) = parts.next_field().await.map_err(|e| {
-        if too_large(e.status()) {
-            ApiError::TooLarge(IMPORT_LIMIT)
-        } else {
-            malformed(e.body_text())
-        }
-    })? {
-        let name = field
-            .file_name()
-            .or(field.name())
-            .unwrap_or_default()
-            .to_owned();
-        let bytes = field.bytes().await.map_err(|e| {
-            if too_large(e.status()) {
-                ApiError::TooLarge(IMPORT_LIMIT)
-            } else {
-                malformed(e.body_text())
-            }
-        })?;
-        files
-            .add(name, bytes.to_vec())
-            .map_err(|e| ApiError::invalid("file", "invalid_file", e.to_string()))?;
-    }
-    Ok(files)
 }

@@ -14,6 +14,7 @@ pub mod ownerships;
 pub mod policy;
 pub mod registry;
 pub mod screenings;
+mod upload;
 
 use std::time::Duration;
 
@@ -39,6 +40,16 @@ use error::ApiError;
 )]
 struct ApiDoc;
 
+/// How long a request may take before it is answered 503 (and its transaction rolled back).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long an import may take: a registry file of millions of records takes many minutes.
+const IMPORT_TIMEOUT: Duration = Duration::from_secs(4 * 3600);
+
+fn timeout(limit: Duration) -> TimeoutLayer {
+    TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, limit)
+}
+
 /// The router with every route, and the OpenAPI description of them.
 pub fn router(state: AppState) -> Router {
     let state_for_gate = state.clone();
@@ -61,16 +72,24 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(lists::get, lists::patch))
         .routes(routes!(lists::create_entry, lists::entries))
         .routes(routes!(lists::get_entry, lists::delete_entry))
-        .merge(
-            OpenApiRouter::new()
-                .routes(routes!(lists::import))
-                .routes(routes!(registry::import))
-                .layer(DefaultBodyLimit::max(lists::IMPORT_LIMIT)),
-        )
         .routes(routes!(policy::get, policy::put))
         .routes(routes!(screenings::create))
         .routes(routes!(screenings::get))
         .routes(routes!(matching::create))
+        .layer(timeout(REQUEST_TIMEOUT))
+        // Imports read large files: their own body limits, and time to apply them.
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(lists::import))
+                .layer(DefaultBodyLimit::max(lists::IMPORT_LIMIT))
+                .layer(timeout(IMPORT_TIMEOUT)),
+        )
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(registry::import))
+                .layer(DefaultBodyLimit::max(registry::IMPORT_LIMIT))
+                .layer(timeout(IMPORT_TIMEOUT)),
+        )
         .with_state(state)
         .split_for_parts();
     let spec = api.to_json().unwrap_or_default();
@@ -87,7 +106,6 @@ pub fn router(state: AppState) -> Router {
         })
         .layer(axum::middleware::from_fn_with_state(state_for_gate, ready_gate))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
         .layer(CatchPanicLayer::custom(|_| ApiError::internal("a request handler panicked").into_response()))
         .layer(TraceLayer::new_for_http())
 }

@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{Actor, Json, Query};
-use super::lists::read_files;
+use super::upload::{Spooled, read_upload};
 use super::{entity_id, page_limit};
 use crate::app::AppState;
 use crate::db;
@@ -17,7 +17,11 @@ use crate::db::matches::MatchDecision;
 use crate::db::registry::RegistryImportSummary;
 use crate::db::sources::{EntitySources, PossibleMatch};
 use crate::formats::{self, Publication};
-use crate::import::registry::{Input, RegistryFormat};
+use crate::import::registry::RegistryFormat;
+
+/// The largest registry upload the import route takes (the files of a GLEIF golden copy
+/// together are about 10 GB).
+pub const IMPORT_LIMIT: usize = 32 * 1024 * 1024 * 1024;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -32,7 +36,8 @@ pub struct RegistryImportParams {
 /// name and kept as possible matches, never merged); ownerships, interests declared indirect
 /// and owners declared unknown are added or updated, each with its source. The same file
 /// twice changes nothing. A bad record rejects the whole import (422, naming it) and nothing
-/// changes. The body is the file; several GLEIF files go as `multipart/form-data` parts.
+/// changes. The body is the file; several GLEIF files go as `multipart/form-data` parts. The
+/// upload is spooled to disk, so its size is bounded by [`IMPORT_LIMIT`], not by memory.
 #[utoipa::path(post, path = "/v1/imports", tag = "imports", params(RegistryImportParams),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 200, body = RegistryImportSummary), (status = 413, body = ErrorBody),
@@ -47,12 +52,11 @@ pub async fn import(
         .format
         .parse()
         .map_err(|e: String| ApiError::invalid("format", "unknown_format", e))?;
-    let files = read_files(req, format.as_str()).await?;
-    let inputs = files
-        .into_parts()
-        .into_iter()
-        .map(|(name, bytes)| Input::Bytes { name, bytes })
-        .collect();
+    // Spooled to disk first: a registry file may be larger than memory, and the import reads
+    // it as it reads one given on the command line.
+    let mut spool = Spooled::new()?;
+    read_upload(req, format.as_str(), IMPORT_LIMIT, &mut spool).await?;
+    let inputs = spool.finish()?;
     Ok(axum::Json(s.import_registry(&actor, format, inputs).await?))
 }
 

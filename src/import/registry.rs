@@ -69,14 +69,23 @@ impl RegistryFormat {
         }
     }
 
+    /// Reads `input`, the content of the file at `path`.
     fn read(
         self,
+        path: &Path,
         name: &str,
         input: &mut dyn BufRead,
         sink: &mut dyn RegistrySink,
     ) -> Result<(), FormatError> {
         match self {
-            Self::Bods => formats::read_bods(name, input, sink),
+            // A first, light pass counts each relationship's statements, so that the reading
+            // pass need not hold every relationship to the end of the file.
+            Self::Bods => {
+                let file = std::fs::File::open(path)
+                    .map_err(|e| FormatError::new(name, format!("cannot open: {e}")))?;
+                let lengths = formats::SeriesLengths::count(name, BufReader::new(file));
+                formats::read_bods_counted(name, input, lengths, sink)
+            }
             Self::Gleif => formats::read_gleif(name, input, sink),
             Self::Psc => formats::read_psc(name, input, sink),
         }
@@ -93,52 +102,34 @@ impl FromStr for RegistryFormat {
     }
 }
 
-/// One input of an import: a file on disk, or bytes already in memory (an HTTP body).
-pub enum Input {
-    Path(PathBuf),
-    Bytes { name: String, bytes: Vec<u8> },
+/// The files of `path`: itself, or the files of a directory with one of the format's
+/// extensions, in name order.
+pub fn files_of(path: &Path, format: RegistryFormat) -> std::io::Result<Vec<PathBuf>> {
+    if !path.is_dir() {
+        std::fs::metadata(path)?;
+        return Ok(vec![path.to_owned()]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    files.retain(|p| {
+        p.is_file()
+            && p.extension().is_some_and(|e| {
+                format
+                    .extensions()
+                    .iter()
+                    .any(|x| e.eq_ignore_ascii_case(x))
+            })
+    });
+    files.sort();
+    Ok(files)
 }
 
-impl Input {
-    fn name(&self) -> String {
-        match self {
-            Input::Path(p) => p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| p.display().to_string()),
-            Input::Bytes { name, .. } => name.clone(),
-        }
-    }
-
-    /// The files of `path`: itself, or the files of a directory with one of the format's
-    /// extensions, in name order.
-    pub fn from_path(path: &Path, format: RegistryFormat) -> std::io::Result<Vec<Input>> {
-        if !path.is_dir() {
-            std::fs::metadata(path)?;
-            return Ok(vec![Input::Path(path.to_owned())]);
-        }
-        let mut files: Vec<PathBuf> = std::fs::read_dir(path)?
-            .map(|e| e.map(|e| e.path()))
-            .collect::<Result<_, _>>()?;
-        files.retain(|p| {
-            p.is_file()
-                && p.extension().is_some_and(|e| {
-                    format
-                        .extensions()
-                        .iter()
-                        .any(|x| e.eq_ignore_ascii_case(x))
-                })
-        });
-        files.sort();
-        Ok(files.into_iter().map(Input::Path).collect())
-    }
-
-    fn len(&self) -> u64 {
-        match self {
-            Input::Path(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
-            Input::Bytes { bytes, .. } => bytes.len() as u64,
-        }
-    }
+/// A file's name as errors quote it.
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// How far an import has got.
@@ -156,14 +147,17 @@ pub async fn import_registry(
     pool: &PgPool,
     actor: &str,
     format: RegistryFormat,
-    inputs: Vec<Input>,
+    inputs: Vec<PathBuf>,
     mut progress: impl FnMut(Progress),
 ) -> Result<(RegistryImportSummary, Option<Committed>), ImportError> {
     let started = Instant::now();
     if inputs.is_empty() {
         return Err(FormatError::new(format.as_str(), "no input files").into());
     }
-    let total_bytes = inputs.iter().map(Input::len).sum();
+    let total_bytes = inputs
+        .iter()
+        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .sum();
     let bytes = Arc::new(AtomicU64::new(0));
     let (tx, mut rx) = mpsc::channel::<Batch>(IN_FLIGHT);
     let read_bytes = bytes.clone();
@@ -207,7 +201,7 @@ pub async fn import_registry(
 /// notes.
 fn read_all(
     format: RegistryFormat,
-    inputs: Vec<Input>,
+    inputs: Vec<PathBuf>,
     tx: mpsc::Sender<Batch>,
     bytes: &AtomicU64,
 ) -> Result<(String, Vec<String>), FormatError> {
@@ -217,15 +211,10 @@ fn read_all(
         notes: Vec::new(),
     };
     let mut digests: Vec<(String, [u8; 32])> = Vec::new();
-    for input in inputs {
-        let name = input.name();
-        let raw: Box<dyn Read> = match input {
-            Input::Path(p) => Box::new(
-                std::fs::File::open(&p)
-                    .map_err(|e| FormatError::new(&name, format!("cannot open: {e}")))?,
-            ),
-            Input::Bytes { bytes, .. } => Box::new(std::io::Cursor::new(bytes)),
-        };
+    for path in inputs {
+        let name = file_name(&path);
+        let raw = std::fs::File::open(&path)
+            .map_err(|e| FormatError::new(&name, format!("cannot open: {e}")))?;
         let mut hashing = BufReader::with_capacity(
             1 << 16,
             Hashing {
@@ -234,7 +223,7 @@ fn read_all(
                 bytes,
             },
         );
-        format.read(&name, &mut hashing, &mut sink)?;
+        format.read(&path, &name, &mut hashing, &mut sink)?;
         let mut rest = Vec::new();
         // Whatever the reader left unread still counts towards the digest.
         hashing
@@ -256,7 +245,7 @@ fn read_all(
 
 /// Hashes and counts what passes through.
 struct Hashing<'a> {
-    inner: Box<dyn Read>,
+    inner: std::fs::File,
     hash: Sha256,
     bytes: &'a AtomicU64,
 }

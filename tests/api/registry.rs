@@ -554,3 +554,47 @@ async fn a_uk_company_held_from_a_restricted_region_is_blocked() {
     assert_eq!(entity["jurisdiction"], "CN", "{entity}");
     assert_eq!(entity["headquarters"], "CN", "{entity}");
 }
+
+#[tokio::test]
+async fn a_registry_upload_is_read_as_it_streams_in() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use futures_util::StreamExt;
+
+    let app = TestApp::new().await;
+    // 2,000 companies, each wholly owned by one person: larger than one import batch, sent
+    // in small chunks that split lines anywhere.
+    let file: String = (0..2_000)
+        .map(|i| {
+            let company = format!("{:08}", 10_000_000 + i);
+            psc_line(
+                &company,
+                json!({
+                    "kind": "individual-person-with-significant-control",
+                    "name": format!("Owner {i}"),
+                    "natures_of_control": ["ownership-of-shares-75-to-100-percent"],
+                    "notified_on": "2020-01-01",
+                    "links": {"self": format!("/company/{company}/persons-with-significant-control/individual/p{i}")}
+                }),
+            ) + "\n"
+        })
+        .collect();
+    let chunks: Vec<Vec<u8>> = file.as_bytes().chunks(997).map(<[u8]>::to_vec).collect();
+    let body = Body::from_stream(futures_util::stream::iter(chunks).map(Ok::<_, std::io::Error>));
+    let req = Request::builder()
+        .method("POST")
+        .uri("/v1/imports?format=psc")
+        .header("content-type", "application/octet-stream")
+        .header("x-actor", "tester")
+        .body(body)
+        .unwrap();
+    let (s, summary) = app.raw(req).await;
+    assert_eq!(s, StatusCode::OK, "{summary}");
+    assert_eq!(summary["resolved"]["new"], 4_000, "{summary}");
+    assert_eq!(summary["ownerships"]["added"], 2_000, "{summary}");
+    // The same bytes in one piece are the same file: nothing changes.
+    let (s, again) = import(&app, "psc", &file).await;
+    assert_eq!(s, StatusCode::OK, "{again}");
+    assert_eq!(again["sha256"], summary["sha256"]);
+    assert_eq!(again["version"], Value::Null, "{again}");
+}
