@@ -107,6 +107,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{BufRead, Write};
+use std::num::NonZeroU64;
 use std::sync::LazyLock;
 
 use chrono::{Days, NaiveDate};
@@ -572,6 +573,7 @@ fn read(
     let mut reader = Reader {
         lengths,
         records: HashMap::new(),
+        unspecified: HashMap::new(),
         pending_components: HashMap::new(),
         statements: 0,
         open: BTreeMap::new(),
@@ -616,14 +618,16 @@ impl RecordType {
     }
 }
 
-/// What the reader keeps of every record, for the reference checks.
+/// What the reader keeps of every record, for the reference checks: kept small, as a file
+/// has millions of records.
 struct RecordInfo {
     kind: RecordType,
     component: bool,
-    /// Anonymous or unknown entity or person: its reason and description.
-    unspecified: Option<(String, Option<String>)>,
+    /// An anonymous or unknown entity or person (its reason and description are in
+    /// [`Reader::unspecified`]).
+    unspecified: bool,
     /// A hash of the party last sent.
-    sent: Option<u64>,
+    sent: Option<NonZeroU64>,
 }
 
 /// Who holds a relationship's interests.
@@ -680,7 +684,9 @@ struct Series {
 
 struct Reader {
     lengths: SeriesLengths,
-    records: HashMap<String, RecordInfo>,
+    records: HashMap<Box<str>, RecordInfo>,
+    /// The reason and description of each anonymous or unknown entity or person.
+    unspecified: HashMap<String, (String, Option<String>)>,
     /// Records with `isComponent: true` no `componentRecords` has listed yet, with the
     /// number and place of their statement.
     pending_components: HashMap<String, (usize, String)>,
@@ -851,7 +857,7 @@ impl Reader {
             .get("isComponent")
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        if let Some(known) = self.records.get(&record_id)
+        if let Some(known) = self.records.get(record_id.as_str())
             && known.kind != kind
         {
             return Err(err(
@@ -863,7 +869,10 @@ impl Reader {
                 ),
             ));
         }
-        let was_component = self.records.get(&record_id).is_some_and(|r| r.component);
+        let was_component = self
+            .records
+            .get(record_id.as_str())
+            .is_some_and(|r| r.component);
         self.statements += 1;
         if component && !was_component {
             self.pending_components
@@ -873,7 +882,7 @@ impl Reader {
             RecordType::Relationship => self.relationship(v, &record_id, details, at, sink)?,
             _ => self.party(&record_id, kind, details, at, sink)?,
         }
-        if let Some(info) = self.records.get_mut(&record_id) {
+        if let Some(info) = self.records.get_mut(record_id.as_str()) {
             info.component |= component;
         }
         Ok(())
@@ -896,33 +905,32 @@ impl Reader {
             matches!(t, Some("anonymousPerson" | "unknownPerson"))
                 .then(|| d.get("unspecifiedPersonDetails"))
         };
-        let info = self
-            .records
-            .entry(record_id.to_owned())
-            .or_insert(RecordInfo {
-                kind,
-                component: false,
-                unspecified: None,
-                sent: None,
-            });
+        let info = self.records.entry(record_id.into()).or_insert(RecordInfo {
+            kind,
+            component: false,
+            unspecified: false,
+            sent: None,
+        });
+        info.unspecified = unspecified.is_some();
         if let Some(u) = unspecified {
             let reason = u.and_then(|u| text(u, "reason")).unwrap_or("unknown");
             let description = u.and_then(|u| text(u, "description")).map(str::to_owned);
-            info.unspecified = Some((reason.to_owned(), description));
+            self.unspecified
+                .insert(record_id.to_owned(), (reason.to_owned(), description));
             return Ok(());
         }
-        info.unspecified = None;
+        self.unspecified.remove(record_id);
         let party = if kind == RecordType::Entity {
             entity(record_id, d, &mut self.notes)
         } else {
             person(record_id, d, &mut self.notes)
         }
         .map_err(|m| err(at, m))?;
-        let hash = hash_of(&party);
-        let previous = info.sent.replace(hash);
+        let hash = NonZeroU64::new(hash_of(&party) | 1);
+        let previous = std::mem::replace(&mut info.sent, hash);
         match previous {
             None => sink.party(party),
-            Some(h) if h != hash => sink.replace_party(party),
+            Some(h) if Some(h) != hash => sink.replace_party(party),
             Some(_) => Ok(()),
         }
     }
@@ -944,12 +952,12 @@ impl Reader {
                     ),
                 ));
             }
-            let holder = match &info.unspecified {
-                Some((reason, description)) => Holder::Unspecified {
+            let holder = match self.unspecified.get(id) {
+                Some((reason, description)) if info.unspecified => Holder::Unspecified {
                     reason: reason.clone(),
                     description: description.clone(),
                 },
-                None => Holder::Party(id.to_owned()),
+                _ => Holder::Party(id.to_owned()),
             };
             return Ok((holder, Some(info.kind)));
         }
@@ -978,16 +986,14 @@ impl Reader {
                 format!("relationship '{record_id}' was closed by an earlier statement"),
             ));
         }
-        self.records
-            .entry(record_id.to_owned())
-            .or_insert(RecordInfo {
-                kind: RecordType::Relationship,
-                component: false,
-                unspecified: None,
-                sent: None,
-            });
+        self.records.entry(record_id.into()).or_insert(RecordInfo {
+            kind: RecordType::Relationship,
+            component: false,
+            unspecified: false,
+            sent: None,
+        });
         let subject = text(d, "subject").unwrap_or_default().to_owned();
-        let subject_unspecified = match self.records.get(&subject) {
+        let subject_unspecified = match self.records.get(subject.as_str()) {
             None => {
                 return Err(err(
                     at,
@@ -1003,7 +1009,7 @@ impl Reader {
                     ),
                 ));
             }
-            Some(info) => info.unspecified.is_some(),
+            Some(info) => info.unspecified,
         };
         let (holder, holder_kind) =
             self.holder(d.get("interestedParty").unwrap_or(&Value::Null), at)?;
@@ -1087,12 +1093,11 @@ impl Reader {
         let complete = self.open_index.get(record_id).is_some_and(|seq| {
             self.lengths.of(record_id) == self.open.get(seq).map(|series| series.statements)
         });
-        if closing || complete {
-            if let Some(seq) = self.open_index.remove(record_id)
-                && let Some(series) = self.open.remove(&seq)
-            {
-                self.emit(series, sink)?;
-            }
+        if (closing || complete)
+            && let Some(seq) = self.open_index.remove(record_id)
+            && let Some(series) = self.open.remove(&seq)
+        {
+            self.emit(series, sink)?;
         }
         Ok(())
     }
