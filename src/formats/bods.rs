@@ -2242,6 +2242,30 @@ mod tests {
         fn note(&mut self, _: String) {}
     }
 
+    /// Reads the BODS file at `$OWNERGRAPH_BODS_FILE` as an import does (series lengths
+    /// first) into a sink that keeps nothing, printing the time and peak memory; run with
+    /// `OWNERGRAPH_BODS_FILE=/tmp/og-bods.json cargo test --release --lib
+    /// formats::bods::tests::read_a_file -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn read_a_file() {
+        let path = std::env::var("OWNERGRAPH_BODS_FILE").expect("OWNERGRAPH_BODS_FILE");
+        let open = || std::io::BufReader::new(std::fs::File::open(&path).unwrap());
+        let start = std::time::Instant::now();
+        let lengths = SeriesLengths::count(&path, open());
+        let counted = start.elapsed();
+        let mut counter = Counter::default();
+        read_bods_counted(&path, open(), lengths, &mut counter).unwrap();
+        println!(
+            "{} parties, {} links, {} unknowns: lengths {counted:?}, in all {:?}; VmHWM {}",
+            counter.0,
+            counter.1,
+            counter.2,
+            start.elapsed(),
+            crate::formats::testing::peak_memory()
+        );
+    }
+
     /// Read time of a large synthetic file (the indirect-ownership example repeated with
     /// fresh record ids) streamed into a sink that keeps nothing; run with
     /// `cargo test --release --lib formats::bods::tests::read_times -- --ignored --nocapture`.
