@@ -366,26 +366,26 @@ pub fn write_gleif(g: &Generated, dir: &Path) -> io::Result<Counts> {
     };
     counts.records = counts.parties + counts.links + counts.unknowns;
 
-    let lei_file = GleifFile {
-        prefix: "lei",
-        namespace: "http://www.gleif.org/data/schema/leidata/2016",
-        root: "LEIData",
-        header: "LEIHeader",
-        records: "LEIRecords",
-    };
+    let lei_file = GleifFile::new(
+        "lei",
+        "http://www.gleif.org/data/schema/leidata/2016",
+        "LEIData",
+        "LEIHeader",
+        "LEIRecords",
+    );
     let mut w = lei_file.open(dir, &content_date, holders.len())?;
     for &ix in &holders {
         lei_record(&mut w, g, ix, &content_date)?;
     }
     counts.bytes += lei_file.close(w)?;
 
-    let rr_file = GleifFile {
-        prefix: "rr",
-        namespace: "http://www.gleif.org/data/schema/rr/2016",
-        root: "RelationshipData",
-        header: "Header",
-        records: "RelationshipRecords",
-    };
+    let rr_file = GleifFile::new(
+        "rr",
+        "http://www.gleif.org/data/schema/rr/2016",
+        "RelationshipData",
+        "Header",
+        "RelationshipRecords",
+    );
     let mut w = rr_file.open(dir, &content_date, relationships)?;
     for (&ix, p) in holders.iter().zip(&plans) {
         if let Some(parent) = p.direct {
@@ -415,13 +415,13 @@ pub fn write_gleif(g: &Generated, dir: &Path) -> io::Result<Counts> {
     }
     counts.bytes += rr_file.close(w)?;
 
-    let repex_file = GleifFile {
-        prefix: "repex",
-        namespace: "http://www.gleif.org/data/schema/repex/2016",
-        root: "ReportingExceptionData",
-        header: "Header",
-        records: "ReportingExceptions",
-    };
+    let repex_file = GleifFile::new(
+        "repex",
+        "http://www.gleif.org/data/schema/repex/2016",
+        "ReportingExceptionData",
+        "Header",
+        "ReportingExceptions",
+    );
     let mut w = repex_file.open(dir, &content_date, exceptions)?;
     for (&ix, p) in holders.iter().zip(&plans) {
         let id = lei(ix);
@@ -451,6 +451,23 @@ struct GleifFile {
 }
 
 impl GleifFile {
+    /// Prefix and namespace, then the root, header and records elements' names.
+    fn new(
+        prefix: &'static str,
+        namespace: &'static str,
+        root: &'static str,
+        header: &'static str,
+        records: &'static str,
+    ) -> Self {
+        Self {
+            prefix,
+            namespace,
+            root,
+            header,
+            records,
+        }
+    }
+
     /// Creates the file and writes everything before its first record.
     fn open(&self, dir: &Path, content_date: &str, count: usize) -> io::Result<BufWriter<File>> {
         let Self {
