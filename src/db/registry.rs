@@ -601,18 +601,17 @@ impl<'a> Importer<'a> {
         }
         self.summary.parties += order.len() as u64;
         let records: Vec<&str> = order.iter().map(|p| p.id.as_str()).collect();
-        let mapped: Vec<Mapping> = sqlx::query_as(
+        let mapped: HashMap<String, Mapping> = by_record(
+            &mut self.tx,
             "SELECT s.record, s.pk, s.entity_pk, s.statement, s.placeholder,
                     e.deleted_at IS NOT NULL AS deleted
              FROM entity_sources s JOIN entities e ON e.pk = s.entity_pk
              WHERE s.source = $1 AND s.record = ANY($2)",
+            self.source,
+            &records,
+            |m: &Mapping| &m.record,
         )
-        .bind(self.source)
-        .bind(&records)
-        .fetch_all(&mut *self.tx)
         .await?;
-        let mapped: HashMap<String, Mapping> =
-            mapped.into_iter().map(|m| (m.record.clone(), m)).collect();
 
         let lookups = IdentifierLookups::of(order.iter().filter(|p| !mapped.contains_key(&p.id)));
         let found = lookups.find(&mut self.tx).await?;
@@ -977,16 +976,16 @@ impl<'a> Importer<'a> {
 
     /// The entities of the parties a batch of links or unknowns names, by record.
     async fn ends(&mut self, records: Vec<&str>) -> Result<HashMap<String, End>, DbError> {
-        let rows: Vec<End> = sqlx::query_as(
+        by_record(
+            &mut self.tx,
             "SELECT s.record, e.pk, e.id, e.deleted_at IS NOT NULL AS deleted
              FROM entity_sources s JOIN entities e ON e.pk = s.entity_pk
              WHERE s.source = $1 AND s.record = ANY($2)",
+            self.source,
+            &records,
+            |r: &End| &r.record,
         )
-        .bind(self.source)
-        .bind(&records)
-        .fetch_all(&mut *self.tx)
-        .await?;
-        Ok(rows.into_iter().map(|r| (r.record.clone(), r)).collect())
+        .await
     }
 
     async fn links(&mut self, links: Vec<(RegistryLink, String)>) -> Result<(), DbError> {

@@ -633,20 +633,22 @@ fn remove_link(map: &mut imbl::HashMap<NodeIx, imbl::Vector<Link>>, ix: NodeIx, 
     true
 }
 
+/// A company named by its id, nowhere in particular: for tests.
+#[cfg(test)]
+pub(crate) fn node(id: &str) -> NodeData {
+    NodeData {
+        key: 0,
+        id: id.into(),
+        name: id.into(),
+        kind: EntityKind::Company,
+        jurisdiction: None,
+        headquarters: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn node(id: &str) -> NodeData {
-        NodeData {
-            key: 0,
-            id: id.into(),
-            name: id.into(),
-            kind: EntityKind::Company,
-            jurisdiction: None,
-            headquarters: None,
-        }
-    }
 
     fn shares(key: i64, p: f64) -> EdgeData {
         EdgeData {

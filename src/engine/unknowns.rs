@@ -118,19 +118,9 @@ mod tests {
     use chrono::NaiveDate;
 
     use super::*;
-    use crate::domain::{Decision, EntityKind, Interest};
-    use crate::engine::{BaseBuilder, EdgeData, NodeData, Party, UnknownOwner};
-
-    fn node(id: &str) -> NodeData {
-        NodeData {
-            key: 0,
-            id: id.into(),
-            name: id.into(),
-            kind: EntityKind::Company,
-            jurisdiction: None,
-            headquarters: None,
-        }
-    }
+    use crate::domain::{Decision, Interest};
+    use crate::engine::graph::node;
+    use crate::engine::{BaseBuilder, EdgeData, Party, UnknownOwner};
 
     fn link(key: i64, share: f64) -> EdgeData {
         EdgeData {
