@@ -307,20 +307,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(entity) => db::export::Scope::Around { entity, depth },
                 None => db::export::Scope::All,
             };
-            let registry = db::export::registry(&pool, &scope).await?;
             let publication = formats::Publication::today("ownergraph");
-            let mut sink: Box<dyn std::io::Write> = match &out {
+            let mut sink: Box<dyn std::io::Write + Send> = match &out {
                 Some(p) => Box::new(std::fs::File::create(p)?),
-                None => Box::new(std::io::stdout().lock()),
+                None => Box::new(std::io::stdout()),
             };
-            let mut w = std::io::BufWriter::new(&mut sink);
-            formats::write_bods(&registry, &publication, &mut w)?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 16, &mut sink);
+            let written = db::export::write(&pool, &scope, &publication, &mut w).await?;
             std::io::Write::flush(&mut w)?;
             eprintln!(
                 "exported {} parties, {} links, {} declared unknowns",
-                registry.parties.len(),
-                registry.links.len(),
-                registry.unknowns.len()
+                written.parties, written.links, written.unknowns
             );
         }
         Command::Eval {

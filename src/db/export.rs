@@ -1,22 +1,25 @@
-//! The store as registry data ([`Registry`]), for export as BODS 0.4: the whole graph, or one
-//! entity's ownership neighbourhood.
+//! The store as BODS 0.4 statements: the whole graph, or one entity's ownership
+//! neighbourhood, streamed from the store as it is written.
 //!
 //! Record ids are the BODS record an entity or link was imported from, where there is one, and
 //! otherwise its id in the store, so that importing an export into the same store changes
 //! nothing. Every identifier any source stated is kept; shares are exported as the source
 //! stated them; interests declared indirect and owners declared unknown go too.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
 
 use chrono::NaiveDate;
+use futures_util::TryStreamExt;
 use sqlx::types::Json;
 use sqlx::{FromRow, PgPool};
 
-use super::entities::{COLUMNS, EntityRow};
-use super::registry::Statement;
+use super::entities::{EntityRow, columns_of};
 use super::{DbError, Tx};
-use crate::domain::{Entity, Interest};
-use crate::formats::{DeclaredUnknown, Registry, RegistryLink, RegistryParty, ShareBounds};
+use crate::domain::{Entity, EntityKind, Interest};
+use crate::formats::{
+    BodsWriter, DeclaredUnknown, Publication, RegistryLink, RegistryParty, ShareBounds,
+};
 
 /// What to export.
 #[derive(Clone, Debug)]
@@ -31,10 +34,20 @@ pub enum Scope {
 }
 
 #[derive(FromRow)]
+struct PartyRow {
+    #[sqlx(flatten)]
+    entity: EntityRow,
+    /// The BODS record the entity was first imported from.
+    bods_record: Option<String>,
+    /// The identifiers each source stated, in the order stated.
+    stated: Vec<Json<Vec<(String, String)>>>,
+}
+
+#[derive(FromRow)]
 struct LinkRow {
-    id: String,
-    source: Option<String>,
-    source_record: Option<String>,
+    /// The record id it is exported under.
+    xid: String,
+    indirect: bool,
     owner_pk: i64,
     owned_pk: i64,
     interest: String,
@@ -49,8 +62,7 @@ struct LinkRow {
 
 #[derive(FromRow)]
 struct UnknownRow {
-    source: String,
-    source_record: String,
+    xid: String,
     entity_pk: i64,
     source_reason: String,
     details: Option<String>,
@@ -60,59 +72,85 @@ struct UnknownRow {
     valid_to: Option<NaiveDate>,
 }
 
-/// The entities of `scope`, with the links among them, at one consistent read.
-pub async fn registry(pool: &PgPool, scope: &Scope) -> Result<Registry, DbError> {
+/// What an export wrote.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Written {
+    pub parties: u64,
+    pub links: u64,
+    pub unknowns: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("cannot write the export: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<sqlx::Error> for ExportError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Db(e.into())
+    }
+}
+
+/// Writes the entities of `scope`, the links among them and their declared unknowns as BODS
+/// 0.4 statements, at one consistent read. Rows are streamed from the store as they are
+/// written: memory holds the export id of each entity, not the graph.
+///
+/// Links are grouped into one relationship per `(owner, owned)` pair; pairs come in the order
+/// of their smallest record id, and a pair's links in record-id order, so that a BODS
+/// relationship whose interests were numbered `{record}/1`, `{record}/2`, ... on import is
+/// written back as that one relationship.
+pub async fn write(
+    pool: &PgPool,
+    scope: &Scope,
+    publication: &Publication,
+    out: &mut impl Write,
+) -> Result<Written, ExportError> {
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .execute(&mut *tx)
         .await?;
     let pks = entity_keys(&mut tx, scope).await?;
-    let rows: Vec<EntityRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM entities WHERE deleted_at IS NULL
-           AND ($1::bigint[] IS NULL OR pk = ANY($1)) ORDER BY pk"
-    ))
-    .bind(pks.as_deref())
-    .fetch_all(&mut *tx)
-    .await?;
-    let statements: Vec<(i64, String, String, Json<Statement>)> = sqlx::query_as(
-        "SELECT entity_pk, source, record, statement FROM entity_sources
-         WHERE ($1::bigint[] IS NULL OR entity_pk = ANY($1)) ORDER BY pk",
-    )
-    .bind(pks.as_deref())
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut record: HashMap<i64, String> = HashMap::new();
-    let mut stated: HashMap<i64, Vec<(String, String)>> = HashMap::new();
-    for (pk, source, rec, s) in statements {
-        if source == "bods" {
-            record.entry(pk).or_insert(rec);
-        }
-        let ids = stated.entry(pk).or_default();
-        for pair in s.0.identifiers {
-            if !ids.contains(&pair) {
-                ids.push(pair);
-            }
-        }
-    }
-    let mut out = Registry::default();
+    let mut w = BodsWriter::start(out, publication)?;
+    let mut written = Written::default();
+
+    // Export ids of the entities written; persons are never a relationship's subject.
     let mut party_id: HashMap<i64, String> = HashMap::new();
-    for row in rows {
-        let pk = row.pk;
-        let e = Entity::try_from(row)?;
-        let id = record.remove(&pk).unwrap_or_else(|| e.id.to_string());
+    let mut persons: HashSet<i64> = HashSet::new();
+    let sql = format!(
+        "SELECT {}, (SELECT s.record FROM entity_sources s
+                     WHERE s.entity_pk = e.pk AND s.source = 'bods' ORDER BY s.pk LIMIT 1)
+                 AS bods_record,
+             ARRAY(SELECT coalesce(s.statement->'identifiers', '[]') FROM entity_sources s
+                   WHERE s.entity_pk = e.pk ORDER BY s.pk) AS stated
+         FROM entities e WHERE e.deleted_at IS NULL
+           AND ($1::bigint[] IS NULL OR e.pk = ANY($1)) ORDER BY e.pk",
+        columns_of("e")
+    );
+    let mut rows = sqlx::query_as::<_, PartyRow>(&sql)
+        .bind(pks.as_deref())
+        .fetch(&mut *tx);
+    while let Some(row) = rows.try_next().await? {
+        let pk = row.entity.pk;
+        let e = Entity::try_from(row.entity)?;
+        let id = row.bods_record.unwrap_or_else(|| e.id.to_string());
         let mut identifiers: Vec<(String, String)> = e
             .identifiers
             .iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
-        for pair in stated.remove(&pk).unwrap_or_default() {
+        for pair in row.stated.into_iter().flat_map(|s| s.0) {
             if !identifiers.contains(&pair) {
                 identifiers.push(pair);
             }
         }
-        party_id.insert(pk, id.clone());
-        out.parties.push(RegistryParty {
-            id,
+        if e.kind == EntityKind::Person {
+            persons.insert(pk);
+        }
+        w.party(&RegistryParty {
+            id: id.clone(),
             kind: e.kind,
             name: e.name,
             aliases: e.aliases.0,
@@ -121,85 +159,96 @@ pub async fn registry(pool: &PgPool, scope: &Scope) -> Result<Registry, DbError>
             identifiers,
             source: "ownergraph".to_owned(),
             placeholder: false,
+        })?;
+        party_id.insert(pk, id);
+        written.parties += 1;
+    }
+    drop(rows);
+
+    let mut rows = sqlx::query_as::<_, LinkRow>(
+        r#"WITH l AS (
+             SELECT CASE WHEN source = 'bods' AND source_record IS NOT NULL
+                         THEN source_record ELSE id END AS xid,
+                 false AS indirect, pk, owner_pk, owned_pk, interest, share, share_min,
+                 share_max, stated_share, valid_from, valid_to, details
+             FROM ownerships WHERE deleted_at IS NULL
+               AND ($1::bigint[] IS NULL OR (owner_pk = ANY($1) AND owned_pk = ANY($1)))
+             UNION ALL
+             SELECT CASE WHEN source = 'bods' THEN source_record
+                         ELSE source || ':' || source_record END,
+                 true, pk, owner_pk, owned_pk, interest, NULL, NULL, NULL, share, valid_from,
+                 valid_to, details
+             FROM declared_interests WHERE deleted_at IS NULL
+               AND ($1::bigint[] IS NULL OR (owner_pk = ANY($1) AND owned_pk = ANY($1)))
+         )
+         SELECT * FROM l
+         ORDER BY min(xid COLLATE "C") OVER (PARTITION BY owner_pk, owned_pk), owner_pk,
+             owned_pk, xid COLLATE "C", indirect, pk"#,
+    )
+    .bind(pks.as_deref())
+    .fetch(&mut *tx);
+    let mut group: Vec<RegistryLink> = Vec::new();
+    let mut pair = (0, 0);
+    while let Some(r) = rows.try_next().await? {
+        if (r.owner_pk, r.owned_pk) != pair {
+            written.links += relationship(&mut w, &mut group)?;
+            pair = (r.owner_pk, r.owned_pk);
+        }
+        let (Some(owner), Some(owned)) = (party_id.get(&r.owner_pk), party_id.get(&r.owned_pk))
+        else {
+            continue;
+        };
+        if persons.contains(&r.owned_pk) {
+            continue;
+        }
+        let interest = Interest::parse(&r.interest)
+            .ok_or_else(|| DbError::Corrupt(format!("interest '{}'", r.interest)))?;
+        let share = match (r.stated_share, r.share, r.share_min, r.share_max) {
+            (Some(s), ..) => s.0,
+            (None, Some(x), ..) => ShareBounds {
+                exact: Some(x),
+                ..ShareBounds::UNKNOWN
+            },
+            (None, None, min, max) => ShareBounds {
+                min,
+                max,
+                ..ShareBounds::UNKNOWN
+            },
+        };
+        group.push(RegistryLink {
+            id: r.xid,
+            owner: owner.clone(),
+            owned: owned.clone(),
+            interest,
+            share,
+            valid_from: r.valid_from,
+            valid_to: r.valid_to,
+            declared_indirect: r.indirect,
+            details: r.details,
         });
     }
-    let direct: Vec<LinkRow> = sqlx::query_as(
-        "SELECT id, source, source_record, owner_pk, owned_pk, interest, share, share_min,
-             share_max, stated_share, valid_from, valid_to, details
-         FROM ownerships WHERE deleted_at IS NULL
-           AND ($1::bigint[] IS NULL OR (owner_pk = ANY($1) AND owned_pk = ANY($1)))
-         ORDER BY pk",
-    )
-    .bind(pks.as_deref())
-    .fetch_all(&mut *tx)
-    .await?;
-    let declared: Vec<LinkRow> = sqlx::query_as(
-        "SELECT source || ':' || source_record AS id, source, source_record, owner_pk, owned_pk,
-             interest, NULL::float8 AS share, NULL::float8 AS share_min,
-             NULL::float8 AS share_max, share AS stated_share, valid_from, valid_to, details
-         FROM declared_interests WHERE deleted_at IS NULL
-           AND ($1::bigint[] IS NULL OR (owner_pk = ANY($1) AND owned_pk = ANY($1)))
-         ORDER BY pk",
-    )
-    .bind(pks.as_deref())
-    .fetch_all(&mut *tx)
-    .await?;
-    for (rows, indirect) in [(direct, false), (declared, true)] {
-        for r in rows {
-            let (Some(owner), Some(owned)) = (party_id.get(&r.owner_pk), party_id.get(&r.owned_pk))
-            else {
-                continue;
-            };
-            let interest = Interest::parse(&r.interest)
-                .ok_or_else(|| DbError::Corrupt(format!("interest '{}'", r.interest)))?;
-            let share = match (r.stated_share, r.share, r.share_min, r.share_max) {
-                (Some(s), ..) => s.0,
-                (None, Some(x), ..) => ShareBounds {
-                    exact: Some(x),
-                    ..ShareBounds::UNKNOWN
-                },
-                (None, None, min, max) => ShareBounds {
-                    min,
-                    max,
-                    ..ShareBounds::UNKNOWN
-                },
-            };
-            out.links.push(RegistryLink {
-                id: bods_record(r.source.as_deref(), r.source_record, r.id),
-                owner: owner.clone(),
-                owned: owned.clone(),
-                interest,
-                share,
-                valid_from: r.valid_from,
-                valid_to: r.valid_to,
-                declared_indirect: indirect,
-                details: r.details,
-            });
-        }
-    }
-    // A BODS relationship's interests were numbered `{record}/1`, `{record}/2`, ... on import:
-    // in id order they are written back as that one relationship.
-    out.links.sort_by(|a, b| a.id.cmp(&b.id));
-    let unknowns: Vec<UnknownRow> = sqlx::query_as(
-        "SELECT source, source_record, entity_pk, source_reason, details, interest, share,
-             valid_from, valid_to
+    written.links += relationship(&mut w, &mut group)?;
+    drop(rows);
+
+    let mut rows = sqlx::query_as::<_, UnknownRow>(
+        "SELECT CASE WHEN source = 'bods' THEN source_record
+                     ELSE source || ':' || source_record END AS xid,
+             entity_pk, source_reason, details, interest, share, valid_from, valid_to
          FROM declared_unknowns WHERE deleted_at IS NULL
            AND ($1::bigint[] IS NULL OR entity_pk = ANY($1))
          ORDER BY pk",
     )
     .bind(pks.as_deref())
-    .fetch_all(&mut *tx)
-    .await?;
-    for u in unknowns {
+    .fetch(&mut *tx);
+    while let Some(u) = rows.try_next().await? {
         let Some(subject) = party_id.get(&u.entity_pk) else {
             continue;
         };
-        out.unknowns.push(DeclaredUnknown {
-            id: bods_record(
-                Some(&u.source),
-                Some(u.source_record.clone()),
-                format!("{}:{}", u.source, u.source_record),
-            ),
+        if persons.contains(&u.entity_pk) {
+            continue;
+        }
+        w.unknown(&DeclaredUnknown {
+            id: u.xid,
             subject: subject.clone(),
             reason: u.source_reason,
             details: u.details,
@@ -207,18 +256,27 @@ pub async fn registry(pool: &PgPool, scope: &Scope) -> Result<Registry, DbError>
             share: u.share.map_or(ShareBounds::UNKNOWN, |s| s.0),
             valid_from: u.valid_from,
             valid_to: u.valid_to,
-        });
+        })?;
+        written.unknowns += 1;
     }
+    drop(rows);
     tx.commit().await?;
-    Ok(out)
+    w.finish()?;
+    Ok(written)
 }
 
-/// A link's record id: the BODS one it was imported from, else `fallback`.
-fn bods_record(source: Option<&str>, record: Option<String>, fallback: String) -> String {
-    match (source, record) {
-        (Some("bods"), Some(r)) => r,
-        _ => fallback,
+/// Writes a pair's links as one relationship, if any; returns how many.
+fn relationship(
+    w: &mut BodsWriter<'_, impl Write>,
+    group: &mut Vec<RegistryLink>,
+) -> std::io::Result<u64> {
+    if group.is_empty() {
+        return Ok(0);
     }
+    w.relationship(&group.iter().collect::<Vec<_>>())?;
+    let n = group.len() as u64;
+    group.clear();
+    Ok(n)
 }
 
 /// The keys of the entities in scope; `None` for all.

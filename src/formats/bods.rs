@@ -1464,12 +1464,7 @@ pub fn write_bods(
     publication: &Publication,
     out: &mut impl Write,
 ) -> std::io::Result<()> {
-    let mut w = Writer {
-        out,
-        publication,
-        first: true,
-    };
-    w.out.write_all(b"[")?;
+    let mut w = BodsWriter::start(out, publication)?;
     for party in &registry.parties {
         w.party(party)?;
     }
@@ -1497,7 +1492,7 @@ pub fn write_bods(
         }
     }
     for group in &groups {
-        w.links(group)?;
+        w.relationship(group)?;
     }
     for unknown in registry
         .unknowns
@@ -1506,10 +1501,13 @@ pub fn write_bods(
     {
         w.unknown(unknown)?;
     }
-    w.out.write_all(b"\n]\n")
+    w.finish()
 }
 
-struct Writer<'a, W> {
+/// Writes BODS 0.4 statements one at a time as a JSON array: [`write_bods`] for a registry in
+/// memory, or a caller that pages through a store. Parties must come before the
+/// relationships that name them.
+pub struct BodsWriter<'a, W> {
     out: &'a mut W,
     publication: &'a Publication,
     first: bool,
@@ -1614,7 +1612,22 @@ fn interest_object(
     Value::Object(m)
 }
 
-impl<W: Write> Writer<'_, W> {
+impl<'a, W: Write> BodsWriter<'a, W> {
+    /// Opens the array.
+    pub fn start(out: &'a mut W, publication: &'a Publication) -> std::io::Result<Self> {
+        out.write_all(b"[")?;
+        Ok(Self {
+            out,
+            publication,
+            first: true,
+        })
+    }
+
+    /// Closes the array.
+    pub fn finish(self) -> std::io::Result<()> {
+        self.out.write_all(b"\n]\n")
+    }
+
     fn statement(
         &mut self,
         record_id: &str,
@@ -1652,7 +1665,8 @@ impl<W: Write> Writer<'_, W> {
         Ok(())
     }
 
-    fn party(&mut self, party: &RegistryParty) -> std::io::Result<()> {
+    /// An entity or person statement.
+    pub fn party(&mut self, party: &RegistryParty) -> std::io::Result<()> {
         let mut d = Map::new();
         d.insert("isComponent".into(), json!(false));
         let identifiers = identifier_objects(party);
@@ -1713,7 +1727,9 @@ impl<W: Write> Writer<'_, W> {
         self.statement(&party.id, "entity", &party.id, Value::Object(d))
     }
 
-    fn links(&mut self, group: &[&RegistryLink]) -> std::io::Result<()> {
+    /// One relationship statement for the links of one `(owner, owned)` pair, one interest
+    /// each (the subject must be an entity, not a person).
+    pub fn relationship(&mut self, group: &[&RegistryLink]) -> std::io::Result<()> {
         let Some(first) = group.first() else {
             return Ok(());
         };
@@ -1755,7 +1771,8 @@ impl<W: Write> Writer<'_, W> {
         self.statement(&record_id, "relationship", &first.owned, details)
     }
 
-    fn unknown(&mut self, u: &DeclaredUnknown) -> std::io::Result<()> {
+    /// A relationship statement with an unspecified interested party.
+    pub fn unknown(&mut self, u: &DeclaredUnknown) -> std::io::Result<()> {
         let (reason, description) = write_reason(&u.reason, u.details.as_deref());
         let mut party = Map::new();
         party.insert("reason".into(), json!(reason));

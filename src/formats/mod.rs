@@ -48,7 +48,9 @@ mod uk_csv;
 mod un_xml;
 mod xml;
 
-pub use bods::{Publication, SeriesLengths, parse_bods, read_bods, read_bods_counted, write_bods};
+pub use bods::{
+    BodsWriter, Publication, SeriesLengths, parse_bods, read_bods, read_bods_counted, write_bods,
+};
 pub use gleif::{parse_gleif, read_gleif};
 pub use psc::{BANDS, parse_psc, read_psc};
 pub use registry::{

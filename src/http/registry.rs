@@ -16,7 +16,7 @@ use crate::db::export::Scope;
 use crate::db::matches::MatchDecision;
 use crate::db::registry::RegistryImportSummary;
 use crate::db::sources::{EntitySources, PossibleMatch};
-use crate::formats::{self, Publication};
+use crate::formats::Publication;
 use crate::import::registry::RegistryFormat;
 
 /// The largest registry upload the import route takes (the files of a GLEIF golden copy
@@ -172,14 +172,13 @@ pub async fn export_bods(
         }
         None => Scope::All,
     };
-    let registry = db::export::registry(&s.db, &scope).await?;
-    let body = tokio::task::spawn_blocking(move || {
-        let mut out = Vec::new();
-        formats::write_bods(&registry, &Publication::today("ownergraph"), &mut out).map(|_| out)
-    })
-    .await
-    .map_err(|e| ApiError::internal(format!("the export failed: {e}")))?
-    .map_err(|e| ApiError::internal(format!("the export failed: {e}")))?;
+    let mut body = Vec::new();
+    db::export::write(&s.db, &scope, &Publication::today("ownergraph"), &mut body)
+        .await
+        .map_err(|e| match e {
+            db::export::ExportError::Db(e) => ApiError::from(e),
+            db::export::ExportError::Io(e) => ApiError::internal(format!("the export failed: {e}")),
+        })?;
     Ok((
         [(axum::http::header::CONTENT_TYPE, "application/json")],
         body,

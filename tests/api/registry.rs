@@ -598,3 +598,40 @@ async fn a_registry_upload_is_read_as_it_streams_in() {
     assert_eq!(again["sha256"], summary["sha256"]);
     assert_eq!(again["version"], Value::Null, "{again}");
 }
+
+/// An entity's neighbourhood: its owners and holdings up to the depth asked, no further.
+#[tokio::test]
+async fn a_neighbourhood_export_stops_at_its_depth() {
+    let app = TestApp::new().await;
+    app.entities(&["top", "mid", "sub", "leaf", "aside"]).await;
+    app.owns("top", "mid", 100.0).await;
+    app.owns("mid", "sub", 60.0).await;
+    app.owns("aside", "sub", 40.0).await;
+    app.owns("sub", "leaf", 100.0).await;
+    let records = |export: &Value, kind: &str| -> Vec<String> {
+        let mut ids: Vec<String> = export
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["recordType"] == kind)
+            .map(|s| s["recordId"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+
+    let (s, one) = app.get("/v1/export/bods?entity=sub&depth=1").await;
+    assert_eq!(s, StatusCode::OK, "{one}");
+    assert_eq!(records(&one, "entity"), ["aside", "leaf", "mid", "sub"]);
+    assert_eq!(records(&one, "relationship").len(), 3, "{one}");
+
+    let (_, all) = app.get("/v1/export/bods").await;
+    assert_eq!(
+        records(&all, "entity"),
+        ["aside", "leaf", "mid", "sub", "top"]
+    );
+    assert_eq!(records(&all, "relationship").len(), 4, "{all}");
+
+    let (s, b) = app.get("/v1/export/bods?entity=nobody&depth=1").await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
+}
