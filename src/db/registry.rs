@@ -231,6 +231,48 @@ impl Fields {
     }
 }
 
+/// Entities' fields as the columns `$2` to `$8` of an `unnest` write (kind, name, aliases,
+/// jurisdiction, headquarters, identifiers, search text), one element per entity.
+#[derive(Default)]
+struct FieldColumns {
+    kinds: Vec<&'static str>,
+    names: Vec<String>,
+    aliases: Vec<serde_json::Value>,
+    jurisdictions: Vec<Option<String>>,
+    headquarters: Vec<Option<String>>,
+    identifiers: Vec<serde_json::Value>,
+    search: Vec<String>,
+}
+
+impl FieldColumns {
+    fn push(&mut self, f: &Fields) {
+        self.kinds.push(f.kind.as_str());
+        self.names.push(f.name.as_str().to_owned());
+        self.aliases
+            .push(serde_json::to_value(&f.aliases.0).unwrap_or_default());
+        self.jurisdictions
+            .push(f.jurisdiction.map(|j| j.to_string()));
+        self.headquarters
+            .push(f.headquarters.map(|j| j.to_string()));
+        self.identifiers
+            .push(serde_json::to_value(&f.identifiers).unwrap_or_default());
+        self.search.push(search_text(&f.name, &f.aliases));
+    }
+
+    fn bind<'q, O>(
+        &'q self,
+        q: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+        q.bind(&self.kinds)
+            .bind(&self.names)
+            .bind(&self.aliases)
+            .bind(&self.jurisdictions)
+            .bind(&self.headquarters)
+            .bind(&self.identifiers)
+            .bind(&self.search)
+    }
+}
+
 fn rank(source: &str) -> usize {
     PRECEDENCE
         .iter()
@@ -774,27 +816,14 @@ impl<'a> Importer<'a> {
             return Ok(Vec::new());
         }
         let mut ids = Vec::with_capacity(new.len());
-        let mut kinds = Vec::with_capacity(new.len());
-        let mut names = Vec::with_capacity(new.len());
-        let mut aliases = Vec::with_capacity(new.len());
-        let mut jurisdictions = Vec::with_capacity(new.len());
-        let mut headquarters = Vec::with_capacity(new.len());
-        let mut identifiers = Vec::with_capacity(new.len());
-        let mut search = Vec::with_capacity(new.len());
+        let mut columns = FieldColumns::default();
         for (id, s) in new {
             let f = fold(vec![(self.source, false, 0, s)])
                 .ok_or_else(|| DbError::Corrupt(format!("record of entity '{id}' has no name")))?;
             ids.push(id.as_str());
-            kinds.push(f.kind.as_str());
-            aliases.push(serde_json::to_value(&f.aliases.0).unwrap_or_default());
-            jurisdictions.push(f.jurisdiction.map(|j| j.to_string()));
-            headquarters.push(f.headquarters.map(|j| j.to_string()));
-            identifiers.push(serde_json::to_value(&f.identifiers).unwrap_or_default());
-            search.push(search_text(&f.name, &f.aliases));
-            names.push(f.name);
+            columns.push(&f);
         }
-        let names: Vec<&str> = names.iter().map(Name::as_str).collect();
-        let rows: Vec<(String, i64)> = sqlx::query_as(
+        let rows = sqlx::query_as::<_, (String, i64)>(
             "INSERT INTO entities (id, kind, name, aliases, jurisdiction, headquarters,
                  identifiers, search)
              SELECT id, kind, name, ARRAY(SELECT jsonb_array_elements_text(aliases)),
@@ -804,17 +833,12 @@ impl<'a> Importer<'a> {
                  AS q(id, kind, name, aliases, jurisdiction, headquarters, identifiers, search)
              RETURNING id, pk",
         )
-        .bind(&ids)
-        .bind(&kinds)
-        .bind(&names)
-        .bind(&aliases)
-        .bind(&jurisdictions)
-        .bind(&headquarters)
-        .bind(&identifiers)
-        .bind(&search)
-        .fetch_all(&mut *self.tx)
-        .await
-        .map_err(super::on_constraint)?;
+        .bind(&ids);
+        let rows = columns
+            .bind(rows)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(super::on_constraint)?;
         let by_id: HashMap<String, i64> = rows.into_iter().collect();
         self.wrote = true;
         ids.iter()
@@ -1577,25 +1601,13 @@ pub(crate) async fn refold(
             conflicts,
         });
     }
-    let mut pks_ = Vec::new();
-    let mut kinds = Vec::new();
-    let mut names = Vec::new();
-    let mut aliases = Vec::new();
-    let mut jurisdictions = Vec::new();
-    let mut headquarters = Vec::new();
-    let mut identifiers = Vec::new();
-    let mut search = Vec::new();
+    let mut pks = Vec::with_capacity(updates.len());
+    let mut columns = FieldColumns::default();
     for (pk, f) in &updates {
-        pks_.push(*pk);
-        kinds.push(f.kind.as_str());
-        names.push(f.name.as_str());
-        aliases.push(serde_json::to_value(&f.aliases.0).unwrap_or_default());
-        jurisdictions.push(f.jurisdiction.map(|j| j.to_string()));
-        headquarters.push(f.headquarters.map(|j| j.to_string()));
-        identifiers.push(serde_json::to_value(&f.identifiers).unwrap_or_default());
-        search.push(search_text(&f.name, &f.aliases));
+        pks.push(*pk);
+        columns.push(f);
     }
-    let rows: Vec<EntityRow> = sqlx::query_as(&format!(
+    let sql = format!(
         "UPDATE entities e SET kind = q.kind, name = q.name,
              aliases = ARRAY(SELECT jsonb_array_elements_text(q.aliases)),
              jurisdiction = q.jurisdiction, headquarters = q.headquarters,
@@ -1606,18 +1618,13 @@ pub(crate) async fn refold(
          WHERE e.pk = q.pk
          RETURNING {}",
         columns_of("e")
-    ))
-    .bind(&pks_)
-    .bind(&kinds)
-    .bind(&names)
-    .bind(&aliases)
-    .bind(&jurisdictions)
-    .bind(&headquarters)
-    .bind(&identifiers)
-    .bind(&search)
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(super::on_constraint)?;
+    );
+    let rows = sqlx::query_as::<_, EntityRow>(&sql).bind(&pks);
+    let rows = columns
+        .bind(rows)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(super::on_constraint)?;
     let mut updated = as_inserted;
     for row in rows {
         updated.push((row.pk, Entity::try_from(row)?));
