@@ -20,7 +20,7 @@ use chrono::{NaiveDate, TimeDelta};
 use ownergraph::domain::{Basis, Decision, EntityKind, Interest, Jurisdiction, Reason, Rule};
 use ownergraph::engine::{
     self, BaseBuilder, EdgeData, ListMeta, Listing, Local, NodeData, Outcome, Party, Snapshot,
-    holdings,
+    holdings, sweep,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
@@ -689,16 +689,19 @@ fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= TOLERANCE
 }
 
-fn check_reason(expected: &[Finding], got: Option<&Reason>) -> Result<(), String> {
+/// A rule's answer as the comparison reads it: basis, decision and share.
+type Answer = (Basis, Decision, Option<f64>);
+
+fn check_reason(expected: &[Finding], got: Option<Answer>) -> Result<(), String> {
     match (expected, got) {
         ([], None) => Ok(()),
-        ([], Some(r)) => Err(format!("expected no reason, engine gave {r:#?}")),
+        ([], Some(r)) => Err(format!("expected no reason, engine gave {r:?}")),
         (e, None) => Err(format!("expected {e:?}, engine gave no reason")),
-        (e, Some(r)) => {
+        (e, Some((basis, decision, share))) => {
             let ok = e.iter().any(|f| {
-                f.basis == r.basis
-                    && f.decision == r.decision
-                    && match (f.share, r.share) {
+                f.basis == basis
+                    && f.decision == decision
+                    && match (f.share, share) {
                         (None, None) => true,
                         (Some(a), Some(b)) => close(a, b),
                         _ => false,
@@ -708,8 +711,7 @@ fn check_reason(expected: &[Finding], got: Option<&Reason>) -> Result<(), String
                 Ok(())
             } else {
                 Err(format!(
-                    "expected one of {e:?}, engine gave basis {:?}, decision {:?}, share {:?}",
-                    r.basis, r.decision, r.share
+                    "expected one of {e:?}, engine gave basis {basis:?}, decision {decision:?}, share {share:?}"
                 ))
             }
         }
@@ -728,6 +730,8 @@ fn check_case(case: &Case) -> Result<(), String> {
         .map(|r| RuleEval::new(w, &links, r))
         .collect();
     let own = Ownership::new(n, &links);
+    // The whole-graph pass, which must decide every target as its own screening does.
+    let swept = sweep::sweep(&snap, &rules, as_of());
     for x in 0..n {
         let id = &w.nodes[x].id;
         let ix = snap.lookup(id).unwrap();
@@ -751,10 +755,27 @@ fn check_case(case: &Case) -> Result<(), String> {
             if got.len() > 1 {
                 return Err(at(ev.rule.id, format!("{} reasons", got.len())));
             }
-            check_reason(&expected, got.first().copied()).map_err(|e| at(ev.rule.id, e))?;
+            let answer = got.first().map(|r| (r.basis, r.decision, r.share));
+            check_reason(&expected, answer).map_err(|e| at(ev.rule.id, e))?;
+            let position = rules.iter().position(|r| r.id().as_str() == ev.rule.id);
+            let in_sweep = swept
+                .findings
+                .get(&ix)
+                .and_then(|found| found.iter().find(|f| Some(f.rule) == position))
+                .map(|f| (f.basis, f.decision, f.share));
+            check_reason(&expected, in_sweep).map_err(|e| at(ev.rule.id, format!("sweep: {e}")))?;
             if let Some(r) = got.first() {
                 BASES[basis_slot(r.basis)].fetch_add(1, Ordering::Relaxed);
             }
+        }
+        if swept.decision(ix) != worst {
+            return Err(at(
+                "decision",
+                format!(
+                    "expected {worst:?}, the sweep gave {:?}",
+                    swept.decision(ix)
+                ),
+            ));
         }
         if outcome.decision != worst {
             return Err(at(

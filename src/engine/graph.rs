@@ -430,6 +430,23 @@ impl Snapshot {
         }
     }
 
+    /// Entities with designations, active or not.
+    pub fn listed(&self) -> impl Iterator<Item = NodeIx> + '_ {
+        let overlay = &self.overlay.listings;
+        self.base
+            .listings
+            .keys()
+            .copied()
+            .filter(move |ix| !overlay.contains_key(ix))
+            .chain(overlay.keys().copied())
+            .filter(|&ix| self.node(ix).is_some() && !self.listings(ix).is_empty())
+    }
+
+    /// Whether a designation holds at `d`: in its dates, on a list that is active.
+    pub fn in_force(&self, l: &Listing, d: NaiveDate) -> bool {
+        l.active_at(d) && self.list(l.list).is_some_and(|m| m.active)
+    }
+
     pub fn list(&self, key: i64) -> Option<&ListMeta> {
         self.lists.get(&key).map(|l| &**l)
     }
@@ -441,6 +458,11 @@ impl Snapshot {
             return &[];
         }
         self.unknowns.get(id).map_or(&[], |u| u)
+    }
+
+    /// Every entity with declarations of unknown owners, by id, with them (valid or not).
+    pub fn with_unknown_owners(&self) -> impl Iterator<Item = (&str, &[UnknownOwner])> {
+        self.unknowns.iter().map(|(id, u)| (&**id, &**u))
     }
 
     /// Every list, in no particular order.

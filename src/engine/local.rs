@@ -95,7 +95,7 @@ impl<'s> Builder<'s> {
                 let listings = snap
                     .listings(*ix)
                     .iter()
-                    .filter(|l| l.active_at(as_of) && snap.list(l.list).is_some_and(|m| m.active))
+                    .filter(|l| snap.in_force(l, as_of))
                     .collect();
                 let unknowns = snap
                     .unknown_owners(&data.id)

@@ -9,7 +9,8 @@
 //! - [`holdings`]: effective ownership, owners, subsidiaries and UBOs;
 //! - [`solve`]: the linear fixpoint through cycles that both of the above use;
 //! - [`paths`]: the strongest paths that explain an answer;
-//! - [`unknowns`]: owners a source declares unknown, on the entity or a large owner of it.
+//! - [`unknowns`]: owners a source declares unknown, on the entity or a large owner of it;
+//! - [`sweep`]: every entity's decision in one pass over the whole graph, for re-screening.
 
 pub mod graph;
 pub mod holdings;
@@ -17,6 +18,7 @@ pub mod local;
 pub mod paths;
 pub mod rules;
 pub mod solve;
+pub mod sweep;
 pub mod unknowns;
 
 pub use graph::{

@@ -14,7 +14,7 @@ use petgraph::Direction::{Incoming, Outgoing};
 use petgraph::graph::{EdgeIndex, NodeIndex};
 use petgraph::visit::EdgeRef;
 
-use super::graph::{ListMeta, Listing};
+use super::graph::{ListMeta, Listing, NodeData, Snapshot};
 use super::local::Local;
 use super::paths::{self, PathSpec};
 use super::solve::{System, solve};
@@ -25,7 +25,7 @@ use crate::domain::{
 };
 
 /// Sources of a rule: which nodes start the taint, and how to describe them.
-enum Sources<'r> {
+pub(super) enum Sources<'r> {
     Sanctions(&'r [ListSelector]),
     Jurisdiction {
         codes: &'r [Jurisdiction],
@@ -35,7 +35,7 @@ enum Sources<'r> {
 }
 
 impl Sources<'_> {
-    fn of(rule: &Rule) -> Option<Sources<'_>> {
+    pub(super) fn of(rule: &Rule) -> Option<Sources<'_>> {
         match rule {
             Rule::Sanctions(r) => Some(Sources::Sanctions(&r.lists)),
             Rule::Jurisdiction(r) => Some(Sources::Jurisdiction {
@@ -70,49 +70,58 @@ impl Sources<'_> {
         local: &'l Local,
         n: NodeIndex,
     ) -> impl Iterator<Item = (&'l Listing, &'l ListMeta)> {
-        let selectors: &[ListSelector] = match self {
-            Sources::Sanctions(s) => s,
-            Sources::Jurisdiction { .. } => &[],
+        local.graph[n]
+            .listings
+            .iter()
+            .filter_map(move |l| self.selects(local.snap, l).map(|list| (*l, list)))
+    }
+
+    /// The list of a designation, if this is a sanctions rule that selects it. Whether the
+    /// designation holds at the question's date is the caller's to check.
+    pub(super) fn selects<'s>(&self, snap: &'s Snapshot, l: &Listing) -> Option<&'s ListMeta> {
+        let Sources::Sanctions(selectors) = self else {
+            return None;
         };
-        local.graph[n].listings.iter().filter_map(move |l| {
-            let list = local.snap.list(l.list)?;
-            ListSelector::any_selects(selectors, &list.id).then_some((*l, list))
-        })
+        let list = snap.list(l.list)?;
+        ListSelector::any_selects(selectors, &list.id).then_some(list)
     }
 
     /// The (field, rule code) pairs that place `n` in a restricted jurisdiction.
     fn locations(&self, local: &Local, n: NodeIndex) -> Vec<(LocationField, Jurisdiction)> {
-        let Sources::Jurisdiction {
-            codes,
-            fields,
-            persons,
-        } = self
-        else {
-            return Vec::new();
+        self.locations_of(&local.graph[n].data).collect()
+    }
+
+    /// The (field, rule code) pairs that place an entity in a restricted jurisdiction.
+    pub(super) fn locations_of<'a>(
+        &'a self,
+        node: &'a NodeData,
+    ) -> impl Iterator<Item = (LocationField, Jurisdiction)> + 'a {
+        let (codes, fields): (&[Jurisdiction], &[LocationField]) = match self {
+            Sources::Jurisdiction {
+                codes,
+                fields,
+                persons,
+            } if *persons || node.kind != EntityKind::Person => (codes, fields),
+            _ => (&[], &[]),
         };
-        let node = &local.graph[n].data;
-        if node.kind == EntityKind::Person && !persons {
-            return Vec::new();
-        }
-        let mut out = Vec::new();
-        for &f in *fields {
+        fields.iter().filter_map(move |&f| {
             let value = match f {
                 LocationField::Jurisdiction => node.jurisdiction,
                 LocationField::Headquarters => node.headquarters,
-            };
-            if let Some(v) = value
-                && let Some(&code) = codes.iter().find(|c| c.covers(v))
-            {
-                out.push((f, code));
-            }
-        }
-        out
+            }?;
+            codes
+                .iter()
+                .find(|c| c.covers(value))
+                .map(|&code| (f, code))
+        })
     }
 
     fn is_source(&self, local: &Local, n: NodeIndex) -> bool {
         match self {
             Sources::Sanctions(_) => self.selected(local, n).next().is_some(),
-            Sources::Jurisdiction { .. } => !self.locations(local, n).is_empty(),
+            Sources::Jurisdiction { .. } => {
+                self.locations_of(&local.graph[n].data).next().is_some()
+            }
         }
     }
 
@@ -144,64 +153,132 @@ impl Sources<'_> {
 }
 
 /// Index of an interest among the test's, if the test counts it.
-fn slot(test: &OwnershipTest, i: Interest) -> Option<usize> {
+pub(super) fn slot(test: &OwnershipTest, i: Interest) -> Option<usize> {
     test.interests.iter().position(|&k| k == i)
 }
 
-/// The least fixpoint T grown from `seeds`, with every range at its minimum or maximum.
-fn taint(local: &Local, test: &OwnershipTest, seeds: &[NodeIndex], max: bool) -> Vec<bool> {
-    let g = &local.graph;
-    let mut member = vec![false; g.node_count()];
-    let mut held = vec![[0.0f64; 2]; g.node_count()];
-    let mut queue = Vec::with_capacity(seeds.len());
-    for &s in seeds {
-        if !member[s.index()] {
-            member[s.index()] = true;
-            queue.push(s);
-        }
-    }
-    while let Some(u) = queue.pop() {
-        for e in g.edges_directed(u, Outgoing) {
-            let y = e.target().index();
-            if member[y] {
-                continue;
-            }
-            let edge = e.weight();
-            let joins = match slot(test, edge.interest) {
-                Some(k) => {
-                    held[y][k] += edge.share(max);
-                    test.crosses(held[y][k])
-                }
-                None => edge.interest.is_control() && test.control == ControlEffect::Block,
-            };
-            if joins {
-                member[y] = true;
-                queue.push(e.target());
-            }
-        }
-    }
-    member
+/// Membership of the tainted set and what members hold in each node, per counted interest:
+/// dense for one screening's small graph, sparse for a whole-graph pass that reaches a small
+/// part of a large one ([`super::sweep`]).
+pub(super) trait TaintSet<N> {
+    /// Adds `n`; false when it was a member already.
+    fn insert(&mut self, n: N) -> bool;
+    fn contains(&self, n: N) -> bool;
+    /// Adds `share` to what members hold in `n` under the test's `k`-th interest; the new sum.
+    fn add_held(&mut self, n: N, k: usize, share: f64) -> f64;
 }
 
-/// What members of `t` hold in `x`, per counted interest; the largest.
-fn held_by(local: &Local, test: &OwnershipTest, t: &[bool], x: NodeIndex, max: bool) -> f64 {
+struct Dense {
+    member: Vec<bool>,
+    held: Vec<[f64; 2]>,
+}
+
+impl TaintSet<NodeIndex> for Dense {
+    fn insert(&mut self, n: NodeIndex) -> bool {
+        !std::mem::replace(&mut self.member[n.index()], true)
+    }
+
+    fn contains(&self, n: NodeIndex) -> bool {
+        self.member[n.index()]
+    }
+
+    fn add_held(&mut self, n: NodeIndex, k: usize, share: f64) -> f64 {
+        let h = &mut self.held[n.index()][k];
+        *h += share;
+        *h
+    }
+}
+
+/// The least fixpoint T grown from `seeds` into `set`: a node joins when what members hold in
+/// it under one counted interest crosses the threshold, or, with `control: block`, when a
+/// member holds a board or control link into it. `holdings(u)` yields the links out of `u` as
+/// (held node, interest, share at the range's minimum or maximum).
+pub(super) fn grow<N: Copy, S: TaintSet<N>, I: Iterator<Item = (N, Interest, f64)>>(
+    test: &OwnershipTest,
+    seeds: &[N],
+    mut set: S,
+    holdings: impl Fn(N) -> I,
+) -> S {
+    let mut queue: Vec<N> = seeds.iter().copied().filter(|&s| set.insert(s)).collect();
+    while let Some(u) = queue.pop() {
+        for (y, interest, share) in holdings(u) {
+            if set.contains(y) {
+                continue;
+            }
+            let joins = match slot(test, interest) {
+                Some(k) => test.crosses(set.add_held(y, k, share)),
+                None => interest.is_control() && test.control == ControlEffect::Block,
+            };
+            if joins {
+                set.insert(y);
+                queue.push(y);
+            }
+        }
+    }
+    set
+}
+
+/// The least fixpoint T of one screening's graph, with every range at its minimum or maximum.
+fn taint(local: &Local, test: &OwnershipTest, seeds: &[NodeIndex], max: bool) -> Vec<bool> {
+    let g = &local.graph;
+    let set = Dense {
+        member: vec![false; g.node_count()],
+        held: vec![[0.0; 2]; g.node_count()],
+    };
+    let holdings = |u| {
+        g.edges_directed(u, Outgoing)
+            .map(move |e| (e.target(), e.weight().interest, e.weight().share(max)))
+    };
+    grow(test, seeds, set, holdings).member
+}
+
+/// What members of T hold in a node, per counted interest, the largest; `owners` yields its
+/// links in as (interest, share, whether the owner is in T).
+pub(super) fn held_in(
+    test: &OwnershipTest,
+    owners: impl Iterator<Item = (Interest, f64, bool)>,
+) -> f64 {
     let mut sums = [0.0f64; 2];
-    for e in local.graph.edges_directed(x, Incoming) {
-        if let Some(k) = slot(test, e.weight().interest)
-            && t[e.source().index()]
+    for (interest, share, tainted) in owners {
+        if let Some(k) = slot(test, interest)
+            && tainted
         {
-            sums[k] += e.weight().share(max);
+            sums[k] += share;
         }
     }
     sums[0].max(sums[1])
 }
 
+/// Whether a member of T holds a board or control link into a node, from its links in as
+/// (interest, share, whether the owner is in T).
+pub(super) fn control_in(mut owners: impl Iterator<Item = (Interest, f64, bool)>) -> bool {
+    owners.any(|(interest, _, tainted)| interest.is_control() && tainted)
+}
+
+/// The links into `x` of one screening's graph, as [`held_in`] and [`control_in`] read them.
+fn owners_of<'a>(
+    local: &'a Local,
+    t: &'a [bool],
+    x: NodeIndex,
+    max: bool,
+) -> impl Iterator<Item = (Interest, f64, bool)> + 'a {
+    local.graph.edges_directed(x, Incoming).map(move |e| {
+        (
+            e.weight().interest,
+            e.weight().share(max),
+            t[e.source().index()],
+        )
+    })
+}
+
+/// What members of `t` hold in `x`, per counted interest; the largest.
+fn held_by(local: &Local, test: &OwnershipTest, t: &[bool], x: NodeIndex, max: bool) -> f64 {
+    held_in(test, owners_of(local, t, x, max))
+}
+
 /// Whether a member of `t` holds a board or control link into `x`.
 fn controlled_by(local: &Local, t: &[bool], x: NodeIndex) -> bool {
-    local
-        .graph
-        .edges_directed(x, Incoming)
-        .any(|e| e.weight().interest.is_control() && t[e.source().index()])
+    control_in(owners_of(local, t, x, false))
 }
 
 /// f(x): Σ over owners o of share(o, x) × (1 if o ∈ T else f(o)), per interest, in percent.
