@@ -23,8 +23,9 @@ use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use crate::db::registry::RegistryImportSummary;
 use crate::db::{self, Committed, DbError};
 use crate::domain::{
-    Candidate, EntityId, ImportSummary, Invalid, Jurisdiction, ListMatch, ListSelector,
-    MatchRequest, OwnerRef, Policy, Rule, Screening, ScreeningId, ScreeningRequest,
+    Candidate, EntityId, ImportSummary, Invalid, Job, Jurisdiction, ListMatch, ListSelector,
+    MatchRequest, OwnerRef, Policy, RescreenRequest, Rule, Screening, ScreeningId,
+    ScreeningRequest,
 };
 use crate::engine::{self, Declared, GraphChange, Local, NodeData, Party, Snapshot};
 use crate::http::error::ApiError;
@@ -32,6 +33,7 @@ use crate::import::registry::RegistryFormat;
 use crate::import::{self, ListImport};
 use crate::matching::Record;
 use crate::names::{self, EntityNames, NameChange, Names, Subject};
+use crate::rescreen;
 
 /// Overlay size past which the graph is compacted in the background.
 const COMPACT_AFTER: usize = 50_000;
@@ -45,6 +47,8 @@ pub struct AppState {
     /// The name indexes, at least as new as the published graph.
     pub names: Arc<RwLock<Names>>,
     applier: Arc<Applier>,
+    /// Woken when a job is queued.
+    jobs: Arc<tokio::sync::Notify>,
     recorder: mpsc::Sender<(db::screenings::Record, oneshot::Sender<Result<(), String>>)>,
 }
 
@@ -89,6 +93,7 @@ impl AppState {
                 applied,
                 entity_names,
             }),
+            jobs: Arc::new(tokio::sync::Notify::new()),
             recorder: tx,
         }
     }
@@ -109,8 +114,70 @@ impl AppState {
         self.policy.store(Arc::new(policy));
         tokio::spawn(self.clone().follow_log());
         tokio::spawn(self.clone().build_entity_names());
+        tokio::spawn(self.clone().run_jobs());
         self.ready.store(true, Ordering::Release);
         Ok(())
+    }
+
+    /// Queues a re-screening job and wakes the runner.
+    pub async fn queue_job(
+        &self,
+        actor: &str,
+        trigger: &str,
+        req: &RescreenRequest,
+    ) -> Result<Job, ApiError> {
+        let job = db::jobs::create(&self.db, actor, trigger, req).await?;
+        self.jobs.notify_one();
+        Ok(job)
+    }
+
+    /// Runs queued re-screening jobs one at a time, on the graph as it is when each starts,
+    /// and takes back the jobs of instances that stopped.
+    async fn run_jobs(self) {
+        loop {
+            match self.next_job().await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "running re-screening jobs failed"),
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(5), self.jobs.notified()).await;
+        }
+    }
+
+    /// Runs the next queued job, if there is one.
+    async fn next_job(&self) -> Result<bool, DbError> {
+        let (queued, failed) = db::jobs::recover(&self.db).await?;
+        if queued + failed > 0 {
+            tracing::warn!(
+                queued,
+                failed,
+                "took back the jobs of a service that stopped"
+            );
+        }
+        let Some(stored) = db::jobs::claim(&self.db).await? else {
+            return Ok(false);
+        };
+        let (snap, policy) = (self.graph.load_full(), self.policy.load_full());
+        let mut logged = std::time::Instant::now();
+        let id = stored.job.id.clone();
+        let progress = |done, total| {
+            if logged.elapsed() >= Duration::from_secs(10) {
+                logged = std::time::Instant::now();
+                tracing::info!(job = %id, done, total, "re-screening in progress");
+            }
+        };
+        match rescreen::run(&self.db, snap, policy, &stored, progress, None).await {
+            Ok(ended) => tracing::info!(job = %stored.job.id, ?ended, "re-screening job ended"),
+            Err(e) => {
+                tracing::error!(job = %stored.job.id, error = %e, "re-screening job failed");
+                let reason = match e {
+                    DbError::Sqlx(_) => "the database failed while the job ran".to_owned(),
+                    other => other.to_string(),
+                };
+                db::jobs::finish(&self.db, stored.pk, Some(&reason)).await?;
+            }
+        }
+        Ok(true)
     }
 
     /// Builds the entity name index off the request path, from a consistent read of the

@@ -18,6 +18,8 @@
 //!   change-log order, and start-up.
 //! - [`import`]: importing list files: read the format, map it onto domain values, apply it
 //!   as a delta.
+//! - [`rescreen`]: re-screening jobs: the entities a change reaches, the whole-graph pass on
+//!   one snapshot, and a stored result for every entity.
 //! - [`names`]: name screening in the running service: the name indexes of list entries and
 //!   entities, kept in step with the change log.
 //! - [`seed`]: the demonstration data set in `seed-data/`.
@@ -37,5 +39,6 @@ pub mod http;
 pub mod import;
 pub mod matching;
 pub mod names;
+pub mod rescreen;
 pub mod seed;
 pub mod testdata;

@@ -227,7 +227,7 @@ async fn copy_entries(
 
 /// Streams `rows` into a `COPY ... FROM STDIN` (text format) in chunks, so memory stays
 /// flat whatever the size.
-async fn copy<T>(
+pub(super) async fn copy<T>(
     conn: &mut PgConnection,
     statement: &str,
     rows: impl IntoIterator<Item = T>,
@@ -249,7 +249,7 @@ async fn copy<T>(
 }
 
 /// A text-format field: backslash, tab and line breaks escaped.
-fn text(buf: &mut String, s: &str) {
+pub(super) fn text(buf: &mut String, s: &str) {
     for c in s.chars() {
         match c {
             '\\' => buf.push_str("\\\\"),

@@ -12,6 +12,7 @@ pub mod bulk;
 pub mod entities;
 pub mod export;
 pub mod imports;
+pub mod jobs;
 pub mod lists;
 pub mod load;
 pub mod matches;

@@ -101,6 +101,10 @@ id_type!(
     /// The id of a stored screening.
     ScreeningId
 );
+id_type!(
+    /// The id of a re-screening job.
+    JobId
+);
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,7 @@
 
 mod entity;
 mod ids;
+mod job;
 mod jurisdiction;
 mod lei;
 mod list;
@@ -13,6 +14,7 @@ mod share;
 
 pub use entity::*;
 pub use ids::*;
+pub use job::*;
 pub use jurisdiction::*;
 pub use lei::*;
 pub use list::*;

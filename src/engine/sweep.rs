@@ -111,6 +111,26 @@ pub fn explain(snap: &Snapshot, rules: &[Rule], as_of: NaiveDate, ix: NodeIx) ->
     screen(&Local::upstream(snap, &Party::Known(ix), &[], as_of), rules)
 }
 
+/// `roots` and every live entity below them over links that hold at `as_of`, in index order:
+/// what a change at the roots can reach.
+pub fn descendants(snap: &Snapshot, roots: &[NodeIx], as_of: NaiveDate) -> Vec<NodeIx> {
+    let mut seen: HashSet<NodeIx> = roots.iter().copied().collect();
+    let mut queue: Vec<NodeIx> = roots.to_vec();
+    while let Some(u) = queue.pop() {
+        for l in snap.holdings(u) {
+            if counts(&l, as_of) && seen.insert(l.owned) {
+                queue.push(l.owned);
+            }
+        }
+    }
+    let mut v: Vec<NodeIx> = seen
+        .into_iter()
+        .filter(|&ix| snap.node(ix).is_some())
+        .collect();
+    v.sort_unstable();
+    v
+}
+
 /// Links that hold at the date and count as ownership or control, as in [`Local`].
 fn counts(l: &Link, as_of: NaiveDate) -> bool {
     l.data.interest != Interest::Consolidation && l.data.valid_at(as_of)

@@ -8,6 +8,7 @@ pub mod entities;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod jobs;
 pub mod lists;
 pub mod matching;
 pub mod ownerships;
@@ -36,7 +37,7 @@ use error::ApiError;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "ownergraph", description = "Ownership-graph screening: does this entity's ownership chain reach a sanctions-listed owner or a restricted jurisdiction, and why?"),
-    tags((name = "entities"), (name = "ownerships"), (name = "lists"), (name = "imports"), (name = "policy"), (name = "screenings"), (name = "operations"))
+    tags((name = "entities"), (name = "ownerships"), (name = "lists"), (name = "imports"), (name = "policy"), (name = "screenings"), (name = "jobs"), (name = "operations"))
 )]
 struct ApiDoc;
 
@@ -76,6 +77,10 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(screenings::create))
         .routes(routes!(screenings::get))
         .routes(routes!(matching::create))
+        .routes(routes!(jobs::rescreen))
+        .routes(routes!(jobs::list))
+        .routes(routes!(jobs::get, jobs::cancel))
+        .routes(routes!(jobs::results))
         .layer(timeout(REQUEST_TIMEOUT))
         // Imports read large files: their own body limits, and time to apply them.
         .merge(

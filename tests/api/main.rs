@@ -4,6 +4,7 @@ mod concurrency;
 mod entities;
 mod harness;
 mod imports;
+mod jobs;
 mod lists_policy;
 mod matching;
 mod ownerships;
