@@ -154,7 +154,7 @@ impl AppState {
                 "took back the jobs of a service that stopped"
             );
         }
-        let Some(stored) = db::jobs::claim(&self.db).await? else {
+        let Some(stored) = db::jobs::claim(&self.db, None).await? else {
             return Ok(false);
         };
         let (snap, policy) = (self.graph.load_full(), self.policy.load_full());
@@ -171,7 +171,9 @@ impl AppState {
             Err(e) => {
                 tracing::error!(job = %stored.job.id, error = %e, "re-screening job failed");
                 let reason = match e {
-                    DbError::Sqlx(_) => "the database failed while the job ran".to_owned(),
+                    rescreen::RunError::Db(DbError::Sqlx(_)) => {
+                        "the database failed while the job ran".to_owned()
+                    }
                     other => other.to_string(),
                 };
                 db::jobs::finish(&self.db, stored.pk, Some(&reason)).await?;

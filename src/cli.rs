@@ -7,12 +7,12 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::domain::{ListId, ListKind, Name};
+use crate::domain::{JobResult, ListId, ListKind, Name, RescreenRequest, Scope};
 use crate::formats::{self, Files, Format};
 use crate::r#gen::{Config, Registry, files};
 use crate::import::registry::{RegistryFormat, files_of};
 use crate::import::{self, ListImport};
-use crate::{app, db, http, matching, seed};
+use crate::{app, db, http, matching, rescreen, seed};
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/ownergraph";
 
@@ -81,6 +81,30 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Re-screen every entity, or those a change since a graph version can reach, on one
+    /// snapshot of the graph under the policy in force. The job is recorded like one queued
+    /// over HTTP (`GET /v1/jobs/{id}`), and its results are written here too.
+    Rescreen {
+        /// all, or affected (what changed after --since-version, default: after the last job
+        /// that succeeded, and everything it holds).
+        #[arg(long, default_value = "all", value_parser = parse_scope)]
+        scope: Scope,
+        #[arg(long)]
+        since_version: Option<i64>,
+        /// The date to screen at (default: today, UTC).
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
+        /// Where to write the results (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// ndjson (one result per line, with reasons and paths) or csv (entity, decision,
+        /// rules, reasons as JSON).
+        #[arg(long, default_value = "ndjson")]
+        output: ResultFormat,
+        /// No progress bar (it is also off when stderr is not a terminal).
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Measure quality against public labelled data.
     Eval {
         #[command(subcommand)]
@@ -115,6 +139,18 @@ enum Command {
         #[arg(long, requires = "format")]
         out: Option<PathBuf>,
     },
+}
+
+/// How `rescreen` writes its results.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ResultFormat {
+    Ndjson,
+    Csv,
+}
+
+fn parse_scope(s: &str) -> Result<Scope, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| "all or affected".to_owned())
 }
 
 /// The registry file formats `gen` writes.
@@ -301,6 +337,73 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 summary.records as f64 / secs.max(1e-3)
             );
         }
+        Command::Rescreen {
+            scope,
+            since_version,
+            as_of,
+            out,
+            output,
+            quiet,
+        } => {
+            let pool = open(&cli.database_url).await?;
+            let req = RescreenRequest {
+                scope,
+                since_version,
+                as_of,
+            };
+            // Queued and claimed in one transaction, so that no running service takes it.
+            let mut tx = pool.begin().await?;
+            let job = db::jobs::create(&mut *tx, "cli", "cli", &req).await?;
+            let stored = db::jobs::claim(&mut *tx, Some(&job.id))
+                .await?
+                .context("the job just queued could not be claimed")?;
+            tx.commit().await?;
+            eprintln!("job {} ({} entities)", job.id, scope.as_str());
+            let started = std::time::Instant::now();
+            let (names, mut drain) = tokio::sync::mpsc::channel(8);
+            tokio::spawn(async move { while drain.recv().await.is_some() {} });
+            let snap = std::sync::Arc::new(db::load::snapshot(&pool, names).await?);
+            let policy = std::sync::Arc::new(db::policy::current(&pool).await?);
+            let loaded = started.elapsed();
+            let writer: Box<dyn std::io::Write + Send> = match &out {
+                Some(p) => Box::new(std::fs::File::create(p)?),
+                None => Box::new(std::io::stdout()),
+            };
+            let mut sink = ResultWriter::new(writer, output)?;
+            let mut write = |results: &[JobResult]| sink.write(results);
+            let bar = progress_bar(quiet);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:30} {pos}/{len} entities {elapsed} (eta {eta}) {per_sec}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let progress = |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            };
+            let ended =
+                rescreen::run(&pool, snap, policy, &stored, progress, Some(&mut write)).await;
+            bar.finish_and_clear();
+            if let Err(e) = &ended {
+                db::jobs::finish(&pool, stored.pk, Some(&e.to_string())).await?;
+            }
+            ended?;
+            sink.finish()?;
+            let job = db::jobs::get(&pool, &job.id).await?.job;
+            eprintln!(
+                "{} entities on graph version {} and policy version {}: {} block, {} review, {} clear; \
+                 graph loaded in {:.2} s, job done in {:.2} s",
+                job.done,
+                job.graph_version.unwrap_or_default(),
+                job.policy_version.unwrap_or_default(),
+                job.counts.block,
+                job.counts.review,
+                job.counts.clear,
+                loaded.as_secs_f64(),
+                (started.elapsed() - loaded).as_secs_f64(),
+            );
+        }
         Command::Export { entity, depth, out } => {
             let pool = open(&cli.database_url).await?;
             let scope = match entity {
@@ -459,6 +562,60 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// SIGTERM or Ctrl-C: stop accepting, let in-flight requests finish, exit 0.
+/// Writes a job's results as NDJSON or CSV.
+struct ResultWriter {
+    ndjson: Option<std::io::BufWriter<Box<dyn std::io::Write + Send>>>,
+    csv: Option<csv::Writer<Box<dyn std::io::Write + Send>>>,
+}
+
+impl ResultWriter {
+    fn new(w: Box<dyn std::io::Write + Send>, format: ResultFormat) -> std::io::Result<Self> {
+        Ok(match format {
+            ResultFormat::Ndjson => Self {
+                ndjson: Some(std::io::BufWriter::with_capacity(1 << 16, w)),
+                csv: None,
+            },
+            ResultFormat::Csv => {
+                let mut csv = csv::Writer::from_writer(w);
+                csv.write_record(["entity", "decision", "rules", "reasons"])?;
+                Self {
+                    ndjson: None,
+                    csv: Some(csv),
+                }
+            }
+        })
+    }
+
+    fn write(&mut self, results: &[JobResult]) -> std::io::Result<()> {
+        for r in results {
+            if let Some(w) = &mut self.ndjson {
+                serde_json::to_writer(&mut *w, r)?;
+                std::io::Write::write_all(w, b"\n")?;
+            }
+            if let Some(w) = &mut self.csv {
+                let rules: Vec<&str> = r.reasons.iter().map(|x| x.rule.as_str()).collect();
+                let reasons = if r.reasons.is_empty() {
+                    String::new()
+                } else {
+                    serde_json::to_string(&r.reasons)?
+                };
+                w.write_record([&r.entity, r.decision.as_str(), &rules.join(";"), &reasons])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> std::io::Result<()> {
+        if let Some(mut w) = self.ndjson {
+            std::io::Write::flush(&mut w)?;
+        }
+        if let Some(mut w) = self.csv {
+            w.flush()?;
+        }
+        Ok(())
+    }
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -33,6 +33,17 @@ pub enum Ended {
     Cancelled,
 }
 
+/// Why a run stopped before its end.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("writing the results failed: {0}")]
+    Sink(std::io::Error),
+    #[error("the whole-graph pass failed: {0}")]
+    Pass(String),
+}
+
 /// Where a run's results go besides the store, chunk by chunk (the CLI writes a file).
 pub type Sink<'a> = &'a mut (dyn FnMut(&[JobResult]) -> std::io::Result<()> + Send);
 
@@ -45,7 +56,7 @@ pub async fn run(
     stored: &Stored,
     mut progress: impl FnMut(u64, u64),
     mut sink: Option<Sink<'_>>,
-) -> Result<Ended, DbError> {
+) -> Result<Ended, RunError> {
     let job = &stored.job;
     let as_of = job.as_of.unwrap_or_else(crate::domain::today);
     let started = Instant::now();
@@ -69,7 +80,7 @@ pub async fn run(
     let (snap_, policy_) = (snap.clone(), policy.clone());
     let swept = tokio::task::spawn_blocking(move || sweep::sweep(&snap_, &policy_.rules, as_of))
         .await
-        .map_err(|e| DbError::Corrupt(format!("the whole-graph pass failed: {e}")))?;
+        .map_err(|e| RunError::Pass(e.to_string()))?;
     tracing::info!(
         job = %job.id,
         entities = swept.entities,
@@ -106,12 +117,12 @@ pub async fn run(
                 .collect::<Vec<JobResult>>()
         })
         .await
-        .map_err(|e| DbError::Corrupt(format!("explaining results failed: {e}")))?;
+        .map_err(|e| RunError::Pass(e.to_string()))?;
         if !db::jobs::store(db, stored.pk, &results).await? {
             return Ok(Ended::Cancelled);
         }
         if let Some(sink) = sink.as_mut() {
-            sink(&results).map_err(|e| DbError::Corrupt(format!("writing results failed: {e}")))?;
+            sink(&results).map_err(RunError::Sink)?;
         }
         done += results.len() as u64;
         progress(done, total);

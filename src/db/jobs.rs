@@ -198,16 +198,20 @@ pub async fn list(pool: &PgPool, limit: usize, cursor: Option<&str>) -> Result<P
     })
 }
 
-/// Takes the oldest queued job for this instance, if any.
-pub async fn claim(pool: &PgPool) -> Result<Option<Stored>, DbError> {
+/// Takes the oldest queued job (or the job `only`, if queued) for this process, if any.
+pub async fn claim(
+    conn: impl sqlx::PgExecutor<'_>,
+    only: Option<&str>,
+) -> Result<Option<Stored>, DbError> {
     let row: Option<JobRow> = sqlx::query_as(&format!(
         "UPDATE jobs SET status = 'running', attempts = attempts + 1, heartbeat_at = now(),
                 started_at = coalesce(started_at, now())
-         WHERE pk = (SELECT pk FROM jobs WHERE status = 'queued' ORDER BY pk
-                     FOR UPDATE SKIP LOCKED LIMIT 1)
+         WHERE pk = (SELECT pk FROM jobs WHERE status = 'queued' AND ($1::text IS NULL OR id = $1)
+                     ORDER BY pk FOR UPDATE SKIP LOCKED LIMIT 1)
          RETURNING {COLUMNS}"
     ))
-    .fetch_optional(pool)
+    .bind(only)
+    .fetch_optional(conn)
     .await?;
     row.map(Stored::try_from).transpose()
 }
