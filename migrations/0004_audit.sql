@@ -281,6 +281,8 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ownergrap
 GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO ownergraph_service;
 REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM ownergraph_service;
 REVOKE ALL ON audit_head FROM ownergraph_service;
+-- Reading the head is how the service checks the chain (GET /v1/audit/verify).
+GRANT SELECT ON audit_head TO ownergraph_service;
 GRANT EXECUTE ON FUNCTION audit_append(text, text, text, jsonb, jsonb, jsonb) TO ownergraph_service;
 -- Tables that later migrations add are the service's to use as well; a later table that must
 -- be append-only revokes like audit_log above.
