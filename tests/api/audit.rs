@@ -474,3 +474,26 @@ async fn audit_records_a_match_decision_with_who_why_and_the_status_change() {
     assert_eq!(rejected[0]["before"]["status"], "pending");
     assert_eq!(verify(&app).await["intact"], true);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn audit_concurrent_writes_and_screenings_keep_one_unbroken_chain() {
+    let app = TestApp::new().await;
+    app.entities(&["hub"]).await;
+    let writes = (0..12).map(|i| {
+        let app = &app;
+        async move {
+            if i % 2 == 0 {
+                app.entities(&[&format!("c{i}")]).await;
+            } else {
+                app.screen("hub").await;
+            }
+        }
+    });
+    futures_util::future::join_all(writes).await;
+    let report = verify(&app).await;
+    assert_eq!(report["intact"], true, "{report}");
+    assert_eq!(
+        report["entries"], 13,
+        "one create, six more, six screenings"
+    );
+}
