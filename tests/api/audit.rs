@@ -287,6 +287,20 @@ async fn audit_the_service_role_appends_through_every_path_but_cannot_change_the
         std::process::id(),
         ROLES.fetch_add(1, Ordering::Relaxed)
     );
+    // Roles are server-wide: sweep those that crashed runs left behind.
+    let stale: Vec<String> =
+        sqlx::query_scalar("SELECT rolname FROM pg_roles WHERE rolname LIKE 'ogt\\_service\\_%'")
+            .fetch_all(admin)
+            .await
+            .unwrap();
+    for r in stale {
+        let pid = r.split('_').nth(2).and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|p| !std::path::Path::new(&format!("/proc/{p}")).exists()) {
+            let _ = sqlx::query(&format!("DROP ROLE IF EXISTS {r}"))
+                .execute(admin)
+                .await;
+        }
+    }
     sqlx::query(&format!("CREATE ROLE {role} LOGIN"))
         .execute(admin)
         .await
