@@ -45,3 +45,41 @@ CREATE TABLE job_results (
 );
 -- Pages of flagged results; the clear ones, most of a job, are read along the primary key.
 CREATE INDEX job_results_flagged ON job_results (job_pk, decision, entity) WHERE decision <> 'clear';
+
+-- Who cancelled a job, for the audit trail.
+ALTER TABLE jobs ADD COLUMN cancelled_by text;
+
+-- Every job in the audit trail: queued by whom, and each change of status with its progress
+-- and the graph and policy versions it ran on. Status changes are the service's own, except a
+-- cancellation, which is the canceller's.
+CREATE FUNCTION audit_job() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM audit_append(NEW.actor, 'job.queue', NEW.id, NULL,
+            jsonb_build_object('kind', NEW.kind, 'scope', NEW.scope,
+                'since_version', NEW.since_version, 'as_of', NEW.as_of, 'trigger', NEW.trigger),
+            NULL);
+    ELSE
+        PERFORM audit_append(
+            CASE WHEN NEW.status = 'cancelled' THEN coalesce(NEW.cancelled_by, NEW.actor) ELSE 'ownergraph' END,
+            'job.' || NEW.status, NEW.id,
+            jsonb_build_object('status', OLD.status, 'attempts', OLD.attempts, 'done', OLD.done),
+            jsonb_build_object('status', NEW.status, 'attempts', NEW.attempts,
+                'graph_version', NEW.graph_version, 'policy_version', NEW.policy_version,
+                'total', NEW.total, 'done', NEW.done,
+                'counts', jsonb_build_object('clear', NEW.clear, 'review', NEW.review, 'block', NEW.block),
+                'error', NEW.error, 'notes', to_jsonb(NEW.notes)),
+            NULL);
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE CONSTRAINT TRIGGER audit_job_queued AFTER INSERT ON jobs
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION audit_job();
+CREATE CONSTRAINT TRIGGER audit_job_status AFTER UPDATE ON jobs
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    WHEN (OLD.status IS DISTINCT FROM NEW.status)
+    EXECUTE FUNCTION audit_job();

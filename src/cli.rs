@@ -1,4 +1,5 @@
-//! The `ownergraph` command line: `serve`, `migrate`, `seed`, `lists import`, `import`, `gen`.
+//! The `ownergraph` command line: `serve`, `migrate`, `seed`, `lists import`, `import`, `gen`,
+//! `audit verify`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -105,6 +106,11 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// The audit trail of every write, import, screening, policy change and decision.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Measure quality against public labelled data.
     Eval {
         #[command(subcommand)]
@@ -190,6 +196,17 @@ enum ListsCommand {
 }
 
 #[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the whole hash chain: every entry as written, none missing, the head at the last
+    /// one. Prints the head hash to keep elsewhere; exits 1 naming the first broken link.
+    Verify {
+        /// No progress bar (it is also off when stderr is not a terminal).
+        #[arg(long)]
+        quiet: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum EvalCommand {
     /// Precision, recall and F1 of the name matcher on the labelled pairs (nomenklatura's
     /// name benchmark, beside its own matcher's frozen scores), recall of yente's UN
@@ -227,6 +244,25 @@ fn parse_list_kind(s: &str) -> Result<ListKind, String> {
     ListKind::parse(s).ok_or_else(|| "one of sanctions, export_control, watchlist, other".into())
 }
 
+/// A check that found what it looks for: the report is already printed, only the exit code
+/// remains to say it.
+#[derive(Debug, thiserror::Error)]
+#[error("the check failed")]
+struct Broken;
+
+/// 12345 as `12,345`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
@@ -242,6 +278,7 @@ pub fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<Broken>() => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("ownergraph: {e:#}");
             ExitCode::FAILURE
@@ -422,6 +459,37 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "exported {} parties, {} links, {} declared unknowns",
                 written.parties, written.links, written.unknowns
             );
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { quiet },
+        } => {
+            let pool = open(&cli.database_url).await?;
+            let bar = progress_bar(quiet);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {pos} entries checked {elapsed}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            let report = db::audit::verify(&pool, |n| bar.set_position(n)).await?;
+            bar.finish_and_clear();
+            match &report.broken {
+                None => println!(
+                    "audit trail intact: {} entries, head {}",
+                    thousands(report.entries),
+                    report.head
+                ),
+                Some(b) => {
+                    println!(
+                        "audit trail broken at entry {}: {} ({} entries, head {})",
+                        b.seq,
+                        b.problem,
+                        thousands(report.entries),
+                        report.head
+                    );
+                    return Err(Broken.into());
+                }
+            }
         }
         Command::Eval {
             command: EvalCommand::Names { data },
@@ -633,4 +701,16 @@ async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    /// Counts print with thousands separators, as `audit verify` reports them.
+    #[test]
+    fn audit_counts_have_thousands_separators() {
+        assert_eq!(super::thousands(0), "0");
+        assert_eq!(super::thousands(999), "999");
+        assert_eq!(super::thousands(12_345), "12,345");
+        assert_eq!(super::thousands(1_234_567), "1,234,567");
+    }
 }

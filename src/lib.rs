@@ -12,7 +12,8 @@
 //!   parsing only, no I/O beyond reading bytes.
 //! - [`matching`]: fuzzy name screening: normalisation, legal forms, token-aligned scoring with
 //!   explanations, the in-memory candidate index over list names, and its evaluation.
-//! - [`db`]: all the SQL: the store of record, the change log, and loading the graph.
+//! - [`db`]: all the SQL: the store of record, the change log, loading the graph, and the
+//!   audit trail (written by Postgres triggers; read and its hash chain checked here).
 //! - [`http`]: the axum routes, extractors, error type and OpenAPI description.
 //! - [`app`]: the running service: shared state, applying committed changes to the graph in
 //!   change-log order, and start-up.
@@ -24,7 +25,7 @@
 //!   entities, kept in step with the change log.
 //! - [`seed`]: the demonstration data set in `seed-data/`.
 //! - [`gen`](crate::r#gen): a synthetic registry shaped like a real one, for benchmarks.
-//! - [`cli`]: the `ownergraph` command line.
+//! - [`cli`]: the `ownergraph` command line, `audit verify` among its commands.
 //! - [`testdata`]: where tests and evaluations find the shared public sample data.
 
 pub mod app;

@@ -328,12 +328,13 @@ pub async fn finish(pool: &PgPool, pk: i64, error: Option<&str>) -> Result<(), D
 }
 
 /// Cancels a queued or running job; a running one stops before its next chunk.
-pub async fn cancel(pool: &PgPool, id: &str) -> Result<Job, DbError> {
+pub async fn cancel(pool: &PgPool, actor: &str, id: &str) -> Result<Job, DbError> {
     let row: Option<JobRow> = sqlx::query_as(&format!(
-        "UPDATE jobs SET status = 'cancelled', finished_at = now()
+        "UPDATE jobs SET status = 'cancelled', finished_at = now(), cancelled_by = $2
          WHERE id = $1 AND status IN ('queued', 'running') RETURNING {COLUMNS}"
     ))
     .bind(id)
+    .bind(actor)
     .fetch_optional(pool)
     .await?;
     match row {

@@ -111,7 +111,7 @@ pub async fn decide(
             actor,
             action: "match.reject",
             entities: ids(&mut tx, &[merged, survivor]).await?,
-            before: None,
+            before: Some(serde_json::json!({"possible_match": id, "status": "pending"})),
             after: Some(serde_json::json!({"possible_match": id, "status": status})),
             changes: Vec::new(),
             names: Vec::new(),

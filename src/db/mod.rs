@@ -8,6 +8,7 @@
 //!
 //! Must not break: a graph change that is not in the change log does not exist.
 
+pub mod audit;
 pub mod bulk;
 pub mod entities;
 pub mod export;
@@ -113,8 +114,25 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Er
         .await
 }
 
+/// Runs the migrations that have not run yet. When every one has, nothing is written: the
+/// service may connect as a role that cannot create tables (`ownergraph_service`,
+/// docs/audit.md), and sqlx's migrator would try to create its bookkeeping table.
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
-    sqlx::migrate!("./migrations").run(pool).await
+    let migrator = sqlx::migrate!("./migrations");
+    let applied: Vec<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations WHERE success")
+            .fetch_all(pool)
+            .await
+            .unwrap_or_default();
+    let all_applied = migrator.iter().all(|m| {
+        applied
+            .iter()
+            .any(|(v, c)| *v == m.version && c[..] == m.checksum[..])
+    });
+    if all_applied && !applied.is_empty() {
+        return Ok(());
+    }
+    migrator.run(pool).await
 }
 
 /// A committed graph change: its version and what to apply to the graph.

@@ -57,10 +57,13 @@ pub async fn get(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult
     responses((status = 200, body = Job), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn cancel(
     State(s): State<AppState>,
+    Actor(actor): Actor,
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<Job>> {
     let id: JobId = parse_id(&id, "job")?;
-    Ok(axum::Json(db::jobs::cancel(&s.db, id.as_str()).await?))
+    Ok(axum::Json(
+        db::jobs::cancel(&s.db, &actor, id.as_str()).await?,
+    ))
 }
 
 #[derive(Deserialize, IntoParams)]

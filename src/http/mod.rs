@@ -4,6 +4,7 @@
 //! committed change, answer. Every route is registered through `utoipa_axum`, so
 //! `/openapi.json` describes exactly the routes that exist.
 
+pub mod audit;
 pub mod entities;
 pub mod error;
 pub mod extract;
@@ -37,14 +38,15 @@ use error::ApiError;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "ownergraph", description = "Ownership-graph screening: does this entity's ownership chain reach a sanctions-listed owner or a restricted jurisdiction, and why?"),
-    tags((name = "entities"), (name = "ownerships"), (name = "lists"), (name = "imports"), (name = "policy"), (name = "screenings"), (name = "jobs"), (name = "operations"))
+    tags((name = "entities"), (name = "ownerships"), (name = "lists"), (name = "imports"), (name = "policy"), (name = "screenings"), (name = "jobs"), (name = "audit"), (name = "operations"))
 )]
 struct ApiDoc;
 
 /// How long a request may take before it is answered 503 (and its transaction rolled back).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long an import may take: a registry file of millions of records takes many minutes.
+/// How long an import (or a check of the whole audit trail) may take: a registry file of
+/// millions of records takes many minutes.
 const IMPORT_TIMEOUT: Duration = Duration::from_secs(4 * 3600);
 
 fn timeout(limit: Duration) -> TimeoutLayer {
@@ -81,7 +83,14 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(jobs::list))
         .routes(routes!(jobs::get, jobs::cancel))
         .routes(routes!(jobs::results))
+        .routes(routes!(audit::list))
         .layer(timeout(REQUEST_TIMEOUT))
+        // Checking the chain reads every entry: millions take longer than a request may.
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(audit::verify))
+                .layer(timeout(IMPORT_TIMEOUT)),
+        )
         // Imports read large files: their own body limits, and time to apply them.
         .merge(
             OpenApiRouter::new()

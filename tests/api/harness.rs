@@ -157,6 +157,16 @@ impl TestApp {
         }
     }
 
+    /// The router of a service started by the test itself (on another connection, say),
+    /// with the helpers; the database belongs to the `TestApp` that made it.
+    pub fn on(state: AppState) -> TestApp {
+        TestApp {
+            router: ownergraph::http::router(state.clone()),
+            state,
+            name: String::new(),
+        }
+    }
+
     /// Screens `entity` on a second service started on the same database, as after a
     /// restart: what it answers comes from the store alone.
     pub async fn screen_after_restart(&self, entity: &str) -> Value {
@@ -319,6 +329,9 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        if self.name.is_empty() {
+            return;
+        }
         let name = self.name.clone();
         let admin = admin_url();
         // Drop runs inside the test's runtime; a helper thread with its own runtime does the

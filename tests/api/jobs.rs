@@ -86,6 +86,20 @@ async fn a_rescreen_of_everything_gives_every_entity_a_result_with_its_evidence(
     let cursor = first["next_cursor"].as_str().unwrap();
     let rest = results(&app, id, &format!("limit=2&cursor={cursor}")).await;
     assert_eq!(entities(&rest), ["c", "d"]);
+
+    let (_, audit) = app.get(&format!("/v1/audit?subject={id}")).await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions.len(), 3, "queued, running, succeeded: {audit}");
+    for action in ["job.queue", "job.running", "job.succeeded"] {
+        assert!(actions.contains(&action), "{action} missing: {audit}");
+    }
+    let (_, verified) = app.get("/v1/audit/verify").await;
+    assert_eq!(verified["intact"], true, "{verified}");
 }
 
 /// An affected job screens what changed since the last job and what it holds, nothing else.
@@ -212,6 +226,13 @@ async fn a_cancelled_job_stores_nothing_more() {
         .await
         .unwrap();
     assert!(!kept, "a cancelled job takes no more results");
+    let (_, audit) = app.get("/v1/audit?action=job.cancelled").await;
+    let entry = &audit["items"][0];
+    assert_eq!(
+        (entry["actor"].as_str(), entry["subject"].as_str()),
+        (Some("tester"), Some("busy"))
+    );
+    assert_eq!(entry["before"]["status"], "running");
     assert_eq!(results(&app, "busy", "").await["items"], json!([]));
 
     let done = rescreen(&app, json!({"scope": "all"})).await;

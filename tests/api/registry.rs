@@ -19,7 +19,7 @@ fn gleif_files() -> Vec<(&'static str, Vec<u8>)> {
     .collect()
 }
 
-async fn import(app: &TestApp, format: &str, body: &str) -> (StatusCode, Value) {
+pub(crate) async fn import(app: &TestApp, format: &str, body: &str) -> (StatusCode, Value) {
     app.upload(
         &format!("/v1/imports?format={format}"),
         body.as_bytes().to_vec(),
@@ -40,7 +40,7 @@ async fn entity_count(app: &TestApp) -> usize {
 }
 
 /// One PSC snapshot line.
-fn psc_line(company: &str, data: Value) -> String {
+pub(crate) fn psc_line(company: &str, data: Value) -> String {
     json!({"company_number": company, "data": data}).to_string()
 }
 
