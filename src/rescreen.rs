@@ -103,6 +103,12 @@ pub async fn run(
         return Ok(Ended::Cancelled);
     }
     progress(0, total);
+    let on = db::jobs::RunOn {
+        job: &job.id,
+        graph_version: snap.version(),
+        policy_version: policy.version,
+        as_of,
+    };
     let swept = Arc::new(swept);
     let targets = Arc::new(targets);
     let mut done = 0u64;
@@ -118,7 +124,7 @@ pub async fn run(
         })
         .await
         .map_err(|e| RunError::Pass(e.to_string()))?;
-        if !db::jobs::store(db, stored.pk, &results).await? {
+        if !db::jobs::store(db, stored.pk, &on, &results).await? {
             return Ok(Ended::Cancelled);
         }
         if let Some(sink) = sink.as_mut() {

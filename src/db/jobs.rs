@@ -14,6 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgPool, Postgres};
 
+use super::alerts::Flag;
 use super::{DbError, Page, decode_cursor, page};
 use crate::domain::{
     Decision, DecisionCounts, Invalid, Job, JobId, JobResult, JobStatus, RescreenRequest, Scope,
@@ -248,9 +249,22 @@ pub async fn begin(
     Ok(updated == 1)
 }
 
-/// Stores a chunk of results and the progress they make, in one transaction. False (and
-/// nothing stored) when the job was cancelled meanwhile.
-pub async fn store(pool: &PgPool, pk: i64, results: &[JobResult]) -> Result<bool, DbError> {
+/// The snapshot a run computes on, for the alerts its results open.
+pub struct RunOn<'a> {
+    pub job: &'a str,
+    pub graph_version: i64,
+    pub policy_version: i64,
+    pub as_of: NaiveDate,
+}
+
+/// Stores a chunk of results, the alerts they raise and the progress they make, in one
+/// transaction. False (and nothing stored) when the job was cancelled meanwhile.
+pub async fn store(
+    pool: &PgPool,
+    pk: i64,
+    on: &RunOn<'_>,
+    results: &[JobResult],
+) -> Result<bool, DbError> {
     let mut counts = DecisionCounts::default();
     for r in results {
         counts.add(r.decision);
@@ -288,6 +302,21 @@ pub async fn store(pool: &PgPool, pk: i64, results: &[JobResult]) -> Result<bool
             "a result could not be written: {e}"
         )));
     }
+    let flags: Vec<Flag> = results
+        .iter()
+        .flat_map(|r| {
+            r.reasons.iter().map(|reason| Flag {
+                entity: &r.entity,
+                reason,
+                graph_version: on.graph_version,
+                policy_version: on.policy_version,
+                as_of: on.as_of,
+                origin: "job",
+                origin_id: on.job,
+            })
+        })
+        .collect();
+    super::alerts::raise(&mut tx, &flags).await?;
     sqlx::query(
         "UPDATE jobs SET done = done + $2, clear = clear + $3, review = review + $4,
                 block = block + $5, heartbeat_at = now()

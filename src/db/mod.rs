@@ -8,6 +8,7 @@
 //!
 //! Must not break: a graph change that is not in the change log does not exist.
 
+pub mod alerts;
 pub mod audit;
 pub mod bulk;
 pub mod entities;

@@ -3,6 +3,7 @@
 use sqlx::PgPool;
 
 use super::DbError;
+use super::alerts::Flag;
 use crate::domain::Screening;
 
 /// One screening to store, with who asked and what they sent.
@@ -39,6 +40,7 @@ pub async fn insert_batch(pool: &PgPool, batch: &[Record]) -> Result<(), DbError
         request.push(r.request.clone());
         response.push(serde_json::to_value(s).map_err(|e| DbError::Corrupt(e.to_string()))?);
     }
+    let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO screenings (id, entity, resolved_entity, decision, as_of, policy_version, graph_version,
                                  screened_at, actor, request, response)
@@ -56,8 +58,36 @@ pub async fn insert_batch(pool: &PgPool, batch: &[Record]) -> Result<(), DbError
     .bind(actor)
     .bind(request)
     .bind(response)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
+    // An applicant no identifier tied to a known entity is its own subject.
+    let subjects: Vec<String> = batch
+        .iter()
+        .map(|r| {
+            let s = &r.screening;
+            s.resolved_entity
+                .clone()
+                .unwrap_or_else(|| format!("screening:{}", s.id))
+        })
+        .collect();
+    let flags: Vec<Flag> = batch
+        .iter()
+        .zip(&subjects)
+        .flat_map(|(r, subject)| {
+            let s = &r.screening;
+            s.reasons.iter().map(move |reason| Flag {
+                entity: subject,
+                reason,
+                graph_version: s.graph_version,
+                policy_version: s.policy_version,
+                as_of: s.as_of,
+                origin: "screening",
+                origin_id: &s.id,
+            })
+        })
+        .collect();
+    super::alerts::raise(&mut tx, &flags).await?;
+    tx.commit().await?;
     Ok(())
 }
 

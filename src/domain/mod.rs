@@ -1,6 +1,7 @@
 //! Validated domain types. JSON is parsed into these once, at the HTTP edge; past it a
 //! [`Share`] is always in `(0, 100]`, a [`Jurisdiction`] is always an ISO 3166 code, and so on.
 
+mod alert;
 mod entity;
 mod ids;
 mod job;
@@ -12,6 +13,7 @@ mod policy;
 mod screening;
 mod share;
 
+pub use alert::*;
 pub use entity::*;
 pub use ids::*;
 pub use job::*;

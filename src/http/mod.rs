@@ -4,6 +4,7 @@
 //! committed change, answer. Every route is registered through `utoipa_axum`, so
 //! `/openapi.json` describes exactly the routes that exist.
 
+pub mod alerts;
 pub mod audit;
 pub mod entities;
 pub mod error;
@@ -38,7 +39,7 @@ use error::ApiError;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "ownergraph", description = "Ownership-graph screening: does this entity's ownership chain reach a sanctions-listed owner or a restricted jurisdiction, and why?"),
-    tags((name = "entities"), (name = "ownerships"), (name = "lists"), (name = "imports"), (name = "policy"), (name = "screenings"), (name = "jobs"), (name = "audit"), (name = "operations"))
+    tags((name = "entities"), (name = "ownerships"), (name = "lists"), (name = "imports"), (name = "policy"), (name = "screenings"), (name = "jobs"), (name = "alerts"), (name = "audit"), (name = "operations"))
 )]
 struct ApiDoc;
 
@@ -83,6 +84,9 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(jobs::list))
         .routes(routes!(jobs::get, jobs::cancel))
         .routes(routes!(jobs::results))
+        .routes(routes!(alerts::list))
+        .routes(routes!(alerts::get))
+        .routes(routes!(alerts::decide))
         .routes(routes!(audit::list))
         .layer(timeout(REQUEST_TIMEOUT))
         // Checking the chain reads every entry: millions take longer than a request may.

@@ -222,7 +222,13 @@ async fn a_cancelled_job_stores_nothing_more() {
         decision: ownergraph::domain::Decision::Clear,
         reasons: Vec::new(),
     };
-    let kept = ownergraph::db::jobs::store(&app.state.db, stored.pk, &[result])
+    let on = ownergraph::db::jobs::RunOn {
+        job: "busy",
+        graph_version: 1,
+        policy_version: 1,
+        as_of: ownergraph::domain::today(),
+    };
+    let kept = ownergraph::db::jobs::store(&app.state.db, stored.pk, &on, &[result])
         .await
         .unwrap();
     assert!(!kept, "a cancelled job takes no more results");

@@ -1,5 +1,6 @@
 //! API tests: the real router against a real Postgres database, one database per test.
 
+mod alerts;
 mod audit;
 mod concurrency;
 mod entities;
