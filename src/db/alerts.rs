@@ -289,23 +289,31 @@ pub async fn get(conn: &mut PgConnection, id: &str) -> Result<(i64, Alert), DbEr
     let (pk, mut alert) = row
         .ok_or_else(|| DbError::not_found("alert", id))?
         .into_alert()?;
-    let decisions: Vec<(String, Option<String>, String, String, DateTime<Utc>)> = sqlx::query_as(
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        decision: String,
+        note: Option<String>,
+        actor: String,
+        fingerprint: String,
+        decided_at: DateTime<Utc>,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT decision, note, actor, fingerprint, decided_at FROM alert_decisions
          WHERE alert_pk = $1 ORDER BY pk",
     )
     .bind(pk)
     .fetch_all(&mut *conn)
     .await?;
-    alert.decisions = decisions
+    alert.decisions = rows
         .into_iter()
-        .map(|(decision, note, actor, fingerprint, decided_at)| {
+        .map(|r| {
             Ok(AlertDecisionRecord {
-                decision: AlertDecision::parse(&decision)
+                decision: AlertDecision::parse(&r.decision)
                     .ok_or_else(|| DbError::Corrupt(format!("alert {id}: decision")))?,
-                note,
-                actor,
-                fingerprint,
-                decided_at,
+                note: r.note,
+                actor: r.actor,
+                fingerprint: r.fingerprint,
+                decided_at: r.decided_at,
             })
         })
         .collect::<Result<_, DbError>>()?;
