@@ -24,7 +24,7 @@ use crate::db::registry::RegistryImportSummary;
 use crate::db::{self, Committed, DbError};
 use crate::domain::{
     Candidate, EntityId, ImportSummary, Invalid, Job, Jurisdiction, ListMatch, ListSelector,
-    MatchRequest, OwnerRef, Policy, RescreenRequest, Rule, Screening, ScreeningId,
+    MatchRequest, OwnerRef, Policy, RescreenRequest, Rule, Scope, Screening, ScreeningId,
     ScreeningRequest,
 };
 use crate::engine::{self, Declared, GraphChange, Local, NodeData, Party, Snapshot};
@@ -678,12 +678,36 @@ impl AppState {
         &self,
         actor: &str,
         req: ListImport,
+        rescreen: Option<Scope>,
     ) -> Result<ImportSummary, ApiError> {
-        let (summary, committed) = import::import_list(&self.db, actor, req).await?;
+        let (mut summary, committed) = import::import_list(&self.db, actor, req).await?;
         if let Some(c) = committed {
             self.publish(c).await?;
         }
+        summary.rescreen_job = self
+            .queue_after_import(actor, "list_import", rescreen, summary.graph_version)
+            .await?;
         Ok(summary)
+    }
+
+    /// Queues the re-screening an import asked for (`?rescreen=`), when it changed anything:
+    /// `affected` looks at the changes of the import's own version.
+    async fn queue_after_import(
+        &self,
+        actor: &str,
+        trigger: &str,
+        scope: Option<Scope>,
+        version: Option<i64>,
+    ) -> Result<Option<String>, ApiError> {
+        let (Some(scope), Some(version)) = (scope, version) else {
+            return Ok(None);
+        };
+        let req = RescreenRequest {
+            scope,
+            since_version: (scope == Scope::Affected).then_some(version - 1),
+            as_of: None,
+        };
+        Ok(Some(self.queue_job(actor, trigger, &req).await?.id))
     }
 
     /// Imports registry files and publishes what they changed.
@@ -692,9 +716,10 @@ impl AppState {
         actor: &str,
         format: RegistryFormat,
         inputs: Vec<std::path::PathBuf>,
+        rescreen: Option<Scope>,
     ) -> Result<RegistryImportSummary, ApiError> {
         let mut logged = Duration::ZERO;
-        let (summary, committed) =
+        let (mut summary, committed) =
             import::registry::import_registry(&self.db, actor, format, inputs, |p| {
                 // A long import reports how far it has got every ten seconds.
                 if p.elapsed >= logged + Duration::from_secs(10) {
@@ -713,6 +738,9 @@ impl AppState {
         if let Some(c) = committed {
             self.publish(c).await?;
         }
+        summary.rescreen_job = self
+            .queue_after_import(actor, "registry_import", rescreen, summary.version)
+            .await?;
         Ok(summary)
     }
 

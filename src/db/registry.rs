@@ -144,6 +144,9 @@ pub struct RegistryImportSummary {
     /// What the readers skipped without failing the file.
     pub notes: Vec<String>,
     pub elapsed_ms: u64,
+    /// The re-screening job `?rescreen=` queued for what the import changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rescreen_job: Option<String>,
 }
 
 /// What one record states about its entity, as `entity_sources` keeps it. Every field is

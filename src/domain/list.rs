@@ -230,6 +230,9 @@ pub struct ImportSummary {
     pub ownerships_up_to: usize,
     /// The change-log version of the import; null when the file changed nothing.
     pub graph_version: Option<i64>,
+    /// The re-screening job `?rescreen=` queued for what the import changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rescreen_job: Option<String>,
 }
 
 impl ImportSummary {
@@ -253,6 +256,7 @@ impl ImportSummary {
             ownerships_removed: 0,
             ownerships_up_to: 0,
             graph_version: None,
+            rescreen_job: None,
         }
     }
 }

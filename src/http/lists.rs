@@ -13,6 +13,7 @@ use crate::app::AppState;
 use crate::db;
 use crate::domain::{
     Entry, EntryId, ImportSummary, List, ListId, ListKind, ListPatch, Name, NewEntry, NewList,
+    Scope,
 };
 use crate::formats::{Format, UnknownFormat};
 use crate::import::ListImport;
@@ -150,6 +151,9 @@ pub struct ImportParams {
     name: Option<String>,
     /// The list's kind, when the import creates it (default `sanctions`).
     kind: Option<ListKind>,
+    /// Queue a re-screening job when the import changes anything: `affected` (what the
+    /// import's changes reach) or `all`. Its id is the summary's `rescreen_job`.
+    rescreen: Option<Scope>,
 }
 
 /// Import a list file: the list becomes what the file states. Entries that appear, change or
@@ -191,5 +195,5 @@ pub async fn import(
         format,
         files,
     };
-    Ok(axum::Json(s.import_list(&actor, import).await?))
+    Ok(axum::Json(s.import_list(&actor, import, q.rescreen).await?))
 }

@@ -29,6 +29,9 @@ pub struct RegistryImportParams {
     /// `bods` (BODS 0.4 JSON or JSON Lines), `gleif` (LEI-CDF, RR-CDF or reporting-exception
     /// XML) or `psc` (UK PSC snapshot JSON Lines).
     format: String,
+    /// Queue a re-screening job when the import changes anything: `affected` (what the
+    /// import's changes reach) or `all`. Its id is the summary's `rescreen_job`.
+    rescreen: Option<crate::domain::Scope>,
 }
 
 /// Import a company-registry file. Parties are resolved to entities by record, LEI,
@@ -57,7 +60,10 @@ pub async fn import(
     let mut spool = Spooled::new()?;
     read_upload(req, format.as_str(), IMPORT_LIMIT, &mut spool).await?;
     let inputs = spool.finish()?;
-    Ok(axum::Json(s.import_registry(&actor, format, inputs).await?))
+    Ok(axum::Json(
+        s.import_registry(&actor, format, inputs, q.rescreen)
+            .await?,
+    ))
 }
 
 /// Which source said what about an entity: each source record's statement, the ownerships in

@@ -247,3 +247,37 @@ async fn a_cancelled_job_stores_nothing_more() {
         .await;
     assert_eq!(s, StatusCode::CONFLICT, "{b}");
 }
+
+/// A list import can queue its own re-screening of what it changed; one that changes nothing
+/// queues none.
+#[tokio::test]
+async fn a_list_import_queues_the_rescreening_of_what_it_changed() {
+    let app = chain().await;
+    let zala = ownergraph::testdata::read_shared(
+        "sanctions/opensanctions/ftm/zala_cluster.entities.ftm.json",
+    );
+    let uri = "/v1/lists/os-zala/import?format=ftm&rescreen=affected";
+    let (s, summary) = app.upload(uri, zala.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{summary}");
+    let id = summary["rescreen_job"].as_str().expect("a job was queued");
+    let job = finished(&app, id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["trigger"], "list_import");
+    assert_eq!(job["scope"], "affected");
+    assert_eq!(
+        job["since_version"].as_i64(),
+        summary["graph_version"].as_i64().map(|v| v - 1)
+    );
+    assert_eq!(job["graph_version"], summary["graph_version"]);
+    assert!(job["total"].as_i64().unwrap() > 0, "{job}");
+    let page = results(&app, id, "limit=1000").await;
+    assert!(
+        entities(&page)
+            .iter()
+            .all(|e| !["a", "b", "c", "d", "x"].contains(e)),
+        "nothing the import did not touch is screened: {page}"
+    );
+
+    let (_, again) = app.upload(uri, zala).await;
+    assert_eq!(again["rescreen_job"], Value::Null, "{again}");
+}
