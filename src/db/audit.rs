@@ -17,7 +17,7 @@ use sqlx::{FromRow, PgPool};
 use utoipa::ToSchema;
 
 use super::{DbError, Page, decode_cursor, page};
-use crate::domain::Invalid;
+use crate::domain::{Invalid, hex};
 
 /// The first line of the canonical bytes: the format's version.
 const FORMAT: &str = "ownergraph-audit-v1";
@@ -92,14 +92,6 @@ pub fn canonical(c: &Contents<'_>) -> Vec<u8> {
 /// SHA-256 of the canonical bytes.
 pub fn hash(c: &Contents<'_>) -> [u8; 32] {
     Sha256::digest(canonical(c)).into()
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }
 
 /// What checking the chain found.

@@ -350,10 +350,7 @@ pub fn registry_id(source: &str, record: &str) -> String {
         }
     }
     use sha2::{Digest, Sha256};
-    let digest: String = Sha256::digest(record.as_bytes())[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = crate::domain::hex(&Sha256::digest(record.as_bytes())[..8]);
     let cleaned: String = format!("{source}:{record}")
         .chars()
         .map(|c| if valid(c) { c } else { '-' })

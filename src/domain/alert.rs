@@ -233,6 +233,5 @@ pub fn fingerprint(r: &Reason) -> String {
         "sources": sources, "paths": paths, "listings": listings, "candidates": candidates,
         "unknown_owners": unknowns,
     });
-    let digest = Sha256::digest(canonical.to_string().as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    super::hex(&Sha256::digest(canonical.to_string().as_bytes()))
 }

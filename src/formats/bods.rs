@@ -1643,7 +1643,7 @@ impl<'a, W: Write> BodsWriter<'a, W> {
             hasher.update([0]);
         }
         let digest = hasher.finalize();
-        let statement_id: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let statement_id = crate::domain::hex(&digest);
         let statement = json!({
             "statementId": statement_id,
             "statementDate": date,

@@ -86,7 +86,7 @@ fn digest(files: &Files) -> String {
             h.update(b);
         }
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::domain::hex(&h.finalize())
 }
 
 /// Maps what a file states onto the domain values the store takes.

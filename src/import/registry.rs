@@ -239,7 +239,7 @@ fn read_all(
         all.update([0]);
         all.update(d);
     }
-    let hex = all.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::domain::hex(&all.finalize());
     Ok((hex, sink.notes))
 }
 
