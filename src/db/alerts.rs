@@ -75,23 +75,38 @@ pub async fn raise(conn: &mut PgConnection, flags: &[Flag<'_>]) -> Result<Raised
     .bind(&rules)
     .fetch_all(&mut *conn)
     .await?;
-    let mut known: std::collections::HashMap<(String, String), (i64, String, String, Reason)> =
-        existing
-            .into_iter()
-            .map(|(pk, e, r, status, fp, ev)| ((e, r), (pk, status, fp, ev.0)))
-            .collect();
+    let known: std::collections::HashMap<(&str, &str), (i64, String, String, Reason)> = existing
+        .iter()
+        .map(|(pk, e, r, status, fp, ev)| {
+            (
+                (e.as_str(), r.as_str()),
+                (*pk, status.clone(), fp.clone(), ev.0.clone()),
+            )
+        })
+        .collect();
+    // Per entity and rule, in arrival order: the last flag is the evidence now, and the flags
+    // just before it with the same fingerprint are that evidence seen again.
+    let mut subjects: Vec<(&str, &str)> = Vec::new();
+    let mut by_subject: std::collections::HashMap<(&str, &str), Vec<(&Flag, String)>> =
+        std::collections::HashMap::new();
     for f in flags {
-        let fp = fingerprint(f.reason);
-        let key = (f.entity.to_owned(), f.reason.rule.clone());
+        let key = (f.entity, f.reason.rule.as_str());
+        let seen = by_subject.entry(key).or_default();
+        if seen.is_empty() {
+            subjects.push(key);
+        }
+        seen.push((f, fingerprint(f.reason)));
+    }
+    let mut again: Vec<(i64, i64)> = Vec::new();
+    let mut new = NewAlerts::default();
+    for key in subjects {
+        let seen = &by_subject[&key];
+        let (f, fp) = &seen[seen.len() - 1];
+        let repeats = seen.iter().rev().take_while(|(_, p)| p == fp).count() as i64;
         match known.get(&key) {
-            Some((pk, _, old_fp, _)) if *old_fp == fp => {
-                sqlx::query(
-                    "UPDATE alerts SET seen = seen + 1, last_seen_at = now() WHERE pk = $1",
-                )
-                .bind(pk)
-                .execute(&mut *conn)
-                .await?;
-                raised.unchanged += 1;
+            Some((pk, _, old_fp, _)) if old_fp == fp => {
+                again.push((*pk, repeats));
+                raised.unchanged += repeats as u64;
             }
             Some((pk, status, _, before)) => {
                 let changes = EvidenceChanges::between(before, f.reason);
@@ -107,12 +122,12 @@ pub async fn raise(conn: &mut PgConnection, flags: &[Flag<'_>]) -> Result<Raised
                             resolution = NULL, closed_at = NULL, previous_evidence = evidence,
                             evidence = $2, fingerprint = $3, changes = $4, severity = $5,
                             graph_version = $6, policy_version = $7, as_of = $8, origin = $9,
-                            origin_id = $10, seen = 1, updated_at = now(), last_seen_at = now()
+                            origin_id = $10, seen = $11, updated_at = now(), last_seen_at = now()
                      WHERE pk = $1",
                 )
                 .bind(pk)
                 .bind(sqlx::types::Json(f.reason))
-                .bind(&fp)
+                .bind(fp)
                 .bind(sqlx::types::Json(&changes))
                 .bind(f.reason.decision.as_str())
                 .bind(f.graph_version)
@@ -120,36 +135,91 @@ pub async fn raise(conn: &mut PgConnection, flags: &[Flag<'_>]) -> Result<Raised
                 .bind(f.as_of)
                 .bind(f.origin)
                 .bind(f.origin_id)
+                .bind(repeats)
                 .execute(&mut *conn)
                 .await?;
-                let pk = *pk;
-                known.insert(key, (pk, "open".into(), fp, f.reason.clone()));
             }
             None => {
-                let pk: i64 = sqlx::query_scalar(
-                    "INSERT INTO alerts (id, entity, rule, severity, fingerprint, evidence,
-                                         graph_version, policy_version, as_of, origin, origin_id)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING pk",
-                )
-                .bind(uuid::Uuid::now_v7().to_string())
-                .bind(f.entity)
-                .bind(&f.reason.rule)
-                .bind(f.reason.decision.as_str())
-                .bind(&fp)
-                .bind(sqlx::types::Json(f.reason))
-                .bind(f.graph_version)
-                .bind(f.policy_version)
-                .bind(f.as_of)
-                .bind(f.origin)
-                .bind(f.origin_id)
-                .fetch_one(&mut *conn)
-                .await?;
+                new.push(f, fp, repeats);
                 raised.opened += 1;
-                known.insert(key, (pk, "open".into(), fp, f.reason.clone()));
             }
         }
     }
+    if !again.is_empty() {
+        let (pks, counts): (Vec<i64>, Vec<i64>) = again.into_iter().unzip();
+        sqlx::query(
+            "UPDATE alerts a SET seen = a.seen + s.n, last_seen_at = now()
+             FROM unnest($1::int8[], $2::int8[]) AS s (pk, n) WHERE a.pk = s.pk",
+        )
+        .bind(pks)
+        .bind(counts)
+        .execute(&mut *conn)
+        .await?;
+    }
+    new.insert(conn).await?;
     Ok(raised)
+}
+
+/// Alerts to open, column by column, for one `INSERT ... SELECT FROM unnest`.
+#[derive(Default)]
+struct NewAlerts<'a> {
+    id: Vec<String>,
+    entity: Vec<&'a str>,
+    rule: Vec<&'a str>,
+    severity: Vec<&'static str>,
+    fingerprint: Vec<String>,
+    evidence: Vec<sqlx::types::Json<&'a Reason>>,
+    graph_version: Vec<i64>,
+    policy_version: Vec<i64>,
+    as_of: Vec<NaiveDate>,
+    origin: Vec<&'static str>,
+    origin_id: Vec<&'a str>,
+    seen: Vec<i64>,
+}
+
+impl<'a> NewAlerts<'a> {
+    fn push(&mut self, f: &Flag<'a>, fingerprint: &str, seen: i64) {
+        self.id.push(uuid::Uuid::now_v7().to_string());
+        self.entity.push(f.entity);
+        self.rule.push(&f.reason.rule);
+        self.severity.push(f.reason.decision.as_str());
+        self.fingerprint.push(fingerprint.to_owned());
+        self.evidence.push(sqlx::types::Json(f.reason));
+        self.graph_version.push(f.graph_version);
+        self.policy_version.push(f.policy_version);
+        self.as_of.push(f.as_of);
+        self.origin.push(f.origin);
+        self.origin_id.push(f.origin_id);
+        self.seen.push(seen);
+    }
+
+    async fn insert(self, conn: &mut PgConnection) -> Result<(), DbError> {
+        if self.id.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO alerts (id, entity, rule, severity, fingerprint, evidence, graph_version,
+                                 policy_version, as_of, origin, origin_id, seen)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                                  $6::jsonb[], $7::int8[], $8::int8[], $9::date[], $10::text[],
+                                  $11::text[], $12::int8[])",
+        )
+        .bind(self.id)
+        .bind(self.entity)
+        .bind(self.rule)
+        .bind(self.severity)
+        .bind(self.fingerprint)
+        .bind(self.evidence)
+        .bind(self.graph_version)
+        .bind(self.policy_version)
+        .bind(self.as_of)
+        .bind(self.origin)
+        .bind(self.origin_id)
+        .bind(self.seen)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
 }
 
 const COLUMNS: &str = "pk, id, entity, rule, status, resolution, severity, fingerprint, evidence, \

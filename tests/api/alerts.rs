@@ -200,3 +200,60 @@ async fn a_blocked_false_positive_needs_four_eyes() {
     let (s, _) = app.get("/v1/alerts/no-such-alert").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
+
+/// Flags of one batch about one entity and rule open one alert, seen as often as flagged.
+#[tokio::test]
+async fn a_batch_with_repeated_flags_opens_one_alert() {
+    use ownergraph::db::alerts::{Flag, Raised, raise};
+    let app = flagged().await;
+    let screening = app.screen("a").await;
+    let reason: ownergraph::domain::Reason =
+        serde_json::from_value(screening["reasons"][0].clone()).unwrap();
+    let mut other = reason.clone();
+    other.share = Some(75.0);
+    let flag = |r| Flag {
+        entity: "b",
+        reason: r,
+        graph_version: 1,
+        policy_version: 1,
+        as_of: ownergraph::domain::today(),
+        origin: "job",
+        origin_id: "batch",
+    };
+    let mut tx = app.state.db.begin().await.unwrap();
+    let raised = raise(&mut tx, &[flag(&reason), flag(&reason)])
+        .await
+        .unwrap();
+    assert_eq!(
+        raised,
+        Raised {
+            opened: 1,
+            ..Raised::default()
+        }
+    );
+    let raised = raise(&mut tx, &[flag(&other), flag(&reason)])
+        .await
+        .unwrap();
+    assert_eq!(
+        raised,
+        Raised {
+            unchanged: 1,
+            ..Raised::default()
+        },
+        "the last word counts"
+    );
+    let raised = raise(&mut tx, &[flag(&reason), flag(&other), flag(&other)])
+        .await
+        .unwrap();
+    assert_eq!(
+        raised,
+        Raised {
+            updated: 1,
+            ..Raised::default()
+        }
+    );
+    tx.commit().await.unwrap();
+    let alert = alert_of(&app, "b").await;
+    assert_eq!(alert["seen"], 2, "{alert}");
+    assert_eq!(alert["evidence"]["share"], 75.0);
+}
