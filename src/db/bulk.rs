@@ -32,8 +32,9 @@ pub struct Loaded {
 }
 
 /// Stores `registry` generated from `seed`. A database that already holds entities or lists
-/// is refused unless `replace`, which first empties the registry tables, the screenings
-/// (they were about the old graph) and the change log; the policy stays.
+/// is refused unless `replace`, which first empties the registry tables, the screenings, jobs
+/// and alerts (they were about the old graph) and the change log; the policy and the audit
+/// trail stay.
 pub async fn load(
     pool: &PgPool,
     registry: &Registry,
@@ -54,7 +55,9 @@ pub async fn load(
     }
     if !empty {
         sqlx::query(
-            "TRUNCATE entities, ownerships, lists, list_entries, screenings, change_log
+            "TRUNCATE entities, ownerships, lists, list_entries, list_imports, entity_sources,
+                      declared_interests, declared_unknowns, possible_matches, registry_imports,
+                      screenings, jobs, job_results, alerts, alert_decisions, change_log
              RESTART IDENTITY",
         )
         .execute(&mut *tx)

@@ -281,3 +281,35 @@ async fn a_list_import_queues_the_rescreening_of_what_it_changed() {
     let (_, again) = app.upload(uri, zala).await;
     assert_eq!(again["rescreen_job"], Value::Null, "{again}");
 }
+
+/// A bulk load with replace empties everything about the old graph (results, alerts, sources)
+/// and keeps the audit trail whole.
+#[tokio::test]
+async fn a_replacing_bulk_load_clears_what_was_about_the_old_graph() {
+    use ownergraph::r#gen::{Config, Registry};
+    let app = chain().await;
+    rescreen(&app, json!({"scope": "all"})).await;
+    let registry = Registry::generate(&Config {
+        entities: 300,
+        seed: 7,
+    });
+    let db = &app.state.db;
+    let refused = ownergraph::db::bulk::load(db, &registry, 7, false).await;
+    assert!(
+        refused.is_err(),
+        "a store that holds entities is not replaced unasked"
+    );
+    let loaded = ownergraph::db::bulk::load(db, &registry, 7, true)
+        .await
+        .unwrap();
+    assert_eq!(loaded.entities, 300);
+    for table in ["jobs", "job_results", "alerts", "screenings"] {
+        let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(db)
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "{table} was about the old graph");
+    }
+    let (_, verified) = app.get("/v1/audit/verify").await;
+    assert_eq!(verified["intact"], true, "{verified}");
+}
