@@ -10,10 +10,10 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgConnection, PgPool};
 
-use super::{DbError, Page, decode_cursor, page};
+use super::{DbError, Page, page};
 use crate::domain::{
     Alert, AlertDecision, AlertDecisionRecord, AlertDecisionRequest, AlertStatus, Decision,
-    EvidenceChanges, Invalid, Reason, fingerprint,
+    EvidenceChanges, Reason, fingerprint,
 };
 
 /// Serialises the writers of alerts (`pg_advisory_xact_lock`).
@@ -312,16 +312,7 @@ pub async fn list(
     limit: usize,
     cursor: Option<&str>,
 ) -> Result<Page<Alert>, DbError> {
-    let before: Option<i64> = match cursor {
-        Some(c) => Some(decode_cursor(c)?.parse().map_err(|_| {
-            Invalid::new(
-                "cursor",
-                "invalid_cursor",
-                "the cursor is not one this API made",
-            )
-        })?),
-        None => None,
-    };
+    let before = super::decode_key_cursor(cursor)?;
     let rows: Vec<AlertRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM alerts
          WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR rule = $2)

@@ -16,8 +16,8 @@ use sha2::{Digest, Sha256};
 use sqlx::{FromRow, PgPool};
 use utoipa::ToSchema;
 
-use super::{DbError, Page, decode_cursor, page};
-use crate::domain::{Invalid, hex};
+use super::{DbError, Page, page};
+use crate::domain::hex;
 
 /// The first line of the canonical bytes: the format's version.
 const FORMAT: &str = "ownergraph-audit-v1";
@@ -246,16 +246,7 @@ pub async fn list(
     limit: usize,
     cursor: Option<&str>,
 ) -> Result<Page<Entry>, DbError> {
-    let after = match cursor {
-        Some(c) => Some(decode_cursor(c)?.parse::<i64>().map_err(|_| {
-            Invalid::new(
-                "cursor",
-                "invalid_cursor",
-                "the cursor is not one this service gave out",
-            )
-        })?),
-        None => None,
-    };
+    let after = super::decode_key_cursor(cursor)?;
     let from = after.into_iter().chain(f.since).max().unwrap_or(0);
     let rows: Vec<Entry> = sqlx::query_as(
         "SELECT seq, recorded_at, actor, action, subject, before, after, context,

@@ -419,16 +419,7 @@ pub async fn history(
     cursor: Option<&str>,
     limit: usize,
 ) -> Result<Page<HistoryItem>, DbError> {
-    let before: Option<i64> = match cursor {
-        Some(c) => Some(decode_cursor(c)?.parse().map_err(|_| {
-            crate::domain::Invalid::new(
-                "cursor",
-                "invalid_cursor",
-                "the cursor is not one this service gave out",
-            )
-        })?),
-        None => None,
-    };
+    let before = super::decode_key_cursor(cursor)?;
     let rows: Vec<HistoryItem> = sqlx::query_as(
         "SELECT version, recorded_at, actor, action, before, after FROM change_log
          WHERE entities @> ARRAY[$1::text] AND ($2::bigint IS NULL OR version < $2)

@@ -171,16 +171,7 @@ pub async fn get(pool: &PgPool, id: &str) -> Result<Stored, DbError> {
 
 /// Jobs, newest first.
 pub async fn list(pool: &PgPool, limit: usize, cursor: Option<&str>) -> Result<Page<Job>, DbError> {
-    let before: Option<i64> = match cursor {
-        Some(c) => Some(decode_cursor(c)?.parse().map_err(|_| {
-            Invalid::new(
-                "cursor",
-                "invalid_cursor",
-                "the cursor is not one this API made",
-            )
-        })?),
-        None => None,
-    };
+    let before = super::decode_key_cursor(cursor)?;
     let rows: Vec<JobRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM jobs WHERE $1::int8 IS NULL OR pk < $1 ORDER BY pk DESC LIMIT $2"
     ))

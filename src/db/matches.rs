@@ -16,10 +16,8 @@ use super::lists::{ENTRY_SELECT, EntryRow};
 use super::ownerships::{OwnershipRow, SELECT, over_total};
 use super::registry::{keep_store_statements, refold, unknown_owners};
 use super::sources::{MATCH_SELECT, PossibleMatch};
-use super::{
-    ChangeRecord, Committed, DbError, Page, Tx, begin_change, commit_change, decode_cursor, page,
-};
-use crate::domain::{Entity, Invalid, Text};
+use super::{ChangeRecord, Committed, DbError, Page, Tx, begin_change, commit_change, page};
+use crate::domain::{Entity, Text};
 use crate::engine::GraphChange;
 use crate::matching::Record;
 use crate::names::NameChange;
@@ -48,16 +46,7 @@ pub async fn list(
     limit: usize,
     cursor: Option<&str>,
 ) -> Result<Page<PossibleMatch>, DbError> {
-    let after: Option<i64> = match cursor {
-        Some(c) => Some(decode_cursor(c)?.parse().map_err(|_| {
-            Invalid::new(
-                "cursor",
-                "invalid_cursor",
-                "the cursor is not one this service gave out",
-            )
-        })?),
-        None => None,
-    };
+    let after = super::decode_key_cursor(cursor)?;
     let rows: Vec<PossibleMatch> = sqlx::query_as(&format!(
         "{MATCH_SELECT} WHERE ($1::text IS NULL OR m.status = $1) AND m.pk > $2
          ORDER BY m.pk LIMIT $3"

@@ -264,13 +264,22 @@ pub fn decode_cursor(cursor: &str) -> Result<String, Invalid> {
         .decode(cursor)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| {
-            Invalid::new(
-                "cursor",
-                "invalid_cursor",
-                "the cursor is not one this service gave out",
-            )
-        })
+        .ok_or_else(bad_cursor)
+}
+
+/// The key of a listing paged by a numeric key (`pk`, `seq`), if a cursor is given.
+pub fn decode_key_cursor(cursor: Option<&str>) -> Result<Option<i64>, Invalid> {
+    cursor
+        .map(|c| decode_cursor(c)?.parse().map_err(|_| bad_cursor()))
+        .transpose()
+}
+
+fn bad_cursor() -> Invalid {
+    Invalid::new(
+        "cursor",
+        "invalid_cursor",
+        "the cursor is not one this service gave out",
+    )
 }
 
 /// Cuts a fetched `limit + 1` rows to a page, making the cursor from the last kept key.
