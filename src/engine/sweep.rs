@@ -140,24 +140,70 @@ fn share(l: &Link, max: bool) -> f64 {
     if max { l.data.max } else { l.data.min }
 }
 
-/// A tainted set of the whole graph: only what the sources reach is stored.
-#[derive(Default)]
-struct Sparse {
-    member: HashSet<NodeIx>,
-    held: HashMap<NodeIx, [f64; 2]>,
+/// A tainted set of the whole graph. Grown from all of a rule's sources together it may cover
+/// much of the graph, and a dense table indexed by node is fastest; grown from one source (a
+/// rule that does not aggregate), it reaches a few entities, and only those are stored.
+struct Taint {
+    /// The members, in the order they joined.
+    members: Vec<NodeIx>,
+    store: Store,
 }
 
-impl TaintSet<NodeIx> for Sparse {
+enum Store {
+    Dense {
+        member: Vec<bool>,
+        held: Vec<[f64; 2]>,
+    },
+    Sparse {
+        member: HashSet<NodeIx>,
+        held: HashMap<NodeIx, [f64; 2]>,
+    },
+}
+
+impl Taint {
+    fn new(snap: &Snapshot, dense: bool) -> Self {
+        let store = if dense {
+            Store::Dense {
+                member: vec![false; snap.node_bound()],
+                held: vec![[0.0; 2]; snap.node_bound()],
+            }
+        } else {
+            Store::Sparse {
+                member: HashSet::new(),
+                held: HashMap::new(),
+            }
+        };
+        Taint {
+            members: Vec::new(),
+            store,
+        }
+    }
+}
+
+impl TaintSet<NodeIx> for Taint {
     fn insert(&mut self, n: NodeIx) -> bool {
-        self.member.insert(n)
+        let new = match &mut self.store {
+            Store::Dense { member, .. } => !std::mem::replace(&mut member[n as usize], true),
+            Store::Sparse { member, .. } => member.insert(n),
+        };
+        if new {
+            self.members.push(n);
+        }
+        new
     }
 
     fn contains(&self, n: NodeIx) -> bool {
-        self.member.contains(&n)
+        match &self.store {
+            Store::Dense { member, .. } => member[n as usize],
+            Store::Sparse { member, .. } => member.contains(&n),
+        }
     }
 
     fn add_held(&mut self, n: NodeIx, k: usize, share: f64) -> f64 {
-        let h = &mut self.held.entry(n).or_default()[k];
+        let h = match &mut self.store {
+            Store::Dense { held, .. } => &mut held[n as usize][k],
+            Store::Sparse { held, .. } => &mut held.entry(n).or_default()[k],
+        };
         *h += share;
         *h
     }
@@ -167,7 +213,7 @@ impl TaintSet<NodeIx> for Sparse {
 fn owners_in<'a>(
     snap: &'a Snapshot,
     as_of: NaiveDate,
-    t: &'a Sparse,
+    t: &'a Taint,
     x: NodeIx,
     max: bool,
 ) -> impl Iterator<Item = (Interest, f64, bool)> + 'a {
@@ -288,10 +334,11 @@ fn assess(
                 .map(move |l| (l.owned, l.data.interest, share(&l, max)))
         }
     };
-    let definite = grow(test, seeds, Sparse::default(), holdings(false));
-    let possible = grow(test, seeds, Sparse::default(), holdings(true));
+    let dense = seeds.len() > 1;
+    let definite = grow(test, seeds, Taint::new(snap, dense), holdings(false));
+    let possible = grow(test, seeds, Taint::new(snap, dense), holdings(true));
     let mut out: HashMap<NodeIx, Found> = HashMap::new();
-    for &x in &possible.member {
+    for &x in &possible.members {
         let (t, max) = if definite.contains(x) {
             (&definite, false)
         } else {
@@ -325,7 +372,7 @@ fn assess(
         (&definite, false, control_decision),
         (&possible, true, Decision::Review),
     ] {
-        for &u in &t.member {
+        for &u in &t.members {
             for l in snap.holdings(u) {
                 let y = l.owned;
                 if !counts(&l, as_of) || !l.data.interest.is_control() || out.contains_key(&y) {
@@ -366,14 +413,13 @@ fn attributable(
     snap: &Snapshot,
     as_of: NaiveDate,
     test: &OwnershipTest,
-    t: &Sparse,
+    t: &Taint,
 ) -> Vec<(NodeIx, f64)> {
     let counted = |l: &Link| counts(l, as_of) && test.interests.contains(&l.data.interest);
     // The region: T and everything below it over counted links, as a small petgraph.
     let mut g: Graph<NodeIx, (Interest, f64)> = Graph::new();
     let mut local: HashMap<NodeIx, NodeIndex> = HashMap::new();
-    let mut queue: Vec<NodeIx> = t.member.iter().copied().collect();
-    queue.sort_unstable();
+    let mut queue: Vec<NodeIx> = t.members.clone();
     for &u in &queue {
         local.insert(u, g.add_node(u));
     }
