@@ -83,7 +83,6 @@ pub async fn run(
         .map_err(|e| RunError::Pass(e.to_string()))?;
     tracing::info!(
         job = %job.id,
-        entities = swept.entities,
         flagged = swept.findings.len(),
         unknown_candidates = swept.unknown_candidates.len(),
         to_screen = total,

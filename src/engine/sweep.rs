@@ -46,8 +46,6 @@ pub struct Finding {
 /// The result of a whole-graph pass.
 #[derive(Debug, Default)]
 pub struct Sweep {
-    /// Live entities in the snapshot.
-    pub entities: usize,
     /// What the sanctions and jurisdiction rules find, by entity; an entity absent here is
     /// clear under them.
     pub findings: HashMap<NodeIx, Vec<Finding>>,
@@ -78,10 +76,6 @@ impl Sweep {
 /// Runs every rule of a policy over the whole snapshot at `as_of`. Rules run in parallel, and
 /// so do the sources of a rule that does not aggregate.
 pub fn sweep(snap: &Snapshot, rules: &[Rule], as_of: NaiveDate) -> Sweep {
-    let entities = (0..snap.node_bound() as NodeIx)
-        .into_par_iter()
-        .filter(|&ix| snap.node(ix).is_some())
-        .count();
     let ownership: Vec<(usize, OwnershipTest, Sources)> = rules
         .iter()
         .enumerate()
@@ -100,7 +94,6 @@ pub fn sweep(snap: &Snapshot, rules: &[Rule], as_of: NaiveDate) -> Sweep {
         .filter(|ix| !findings.contains_key(ix))
         .collect();
     Sweep {
-        entities,
         findings,
         unknown_candidates,
     }
@@ -114,11 +107,16 @@ pub fn explain(snap: &Snapshot, rules: &[Rule], as_of: NaiveDate, ix: NodeIx) ->
 /// `roots` and every live entity below them over links that hold at `as_of`, in index order:
 /// what a change at the roots can reach.
 pub fn descendants(snap: &Snapshot, roots: &[NodeIx], as_of: NaiveDate) -> Vec<NodeIx> {
+    reach(snap, roots.to_vec(), |l| counts(l, as_of))
+}
+
+/// `roots` and every live entity below them over the links `follow` accepts, in index order.
+fn reach(snap: &Snapshot, roots: Vec<NodeIx>, follow: impl Fn(&Link) -> bool) -> Vec<NodeIx> {
     let mut seen: HashSet<NodeIx> = roots.iter().copied().collect();
-    let mut queue: Vec<NodeIx> = roots.to_vec();
+    let mut queue = roots;
     while let Some(u) = queue.pop() {
         for l in snap.holdings(u) {
-            if counts(&l, as_of) && seen.insert(l.owned) {
+            if follow(&l) && seen.insert(l.owned) {
                 queue.push(l.owned);
             }
         }
@@ -474,7 +472,7 @@ fn unknown_candidates(snap: &Snapshot, rules: &[Rule], as_of: NaiveDate) -> Vec<
     if counted.is_empty() {
         return Vec::new();
     }
-    let mut queue: Vec<NodeIx> = snap
+    let declarers: Vec<NodeIx> = snap
         .with_unknown_owners()
         .filter(|(_, unknowns)| {
             unknowns
@@ -483,22 +481,8 @@ fn unknown_candidates(snap: &Snapshot, rules: &[Rule], as_of: NaiveDate) -> Vec<
         })
         .filter_map(|(id, _)| snap.lookup(id))
         .collect();
-    let mut seen: HashSet<NodeIx> = queue.iter().copied().collect();
-    while let Some(u) = queue.pop() {
-        for l in snap.holdings(u) {
-            if l.data.interest == Interest::Shares
-                && l.data.min > 0.0
-                && l.data.valid_at(as_of)
-                && seen.insert(l.owned)
-            {
-                queue.push(l.owned);
-            }
-        }
-    }
-    let mut v: Vec<NodeIx> = seen
-        .into_iter()
-        .filter(|&ix| snap.node(ix).is_some())
-        .collect();
-    v.sort_unstable();
-    v
+    // What a declarer holds shares in carries its effective share (shares at their minimum).
+    reach(snap, declarers, |l| {
+        l.data.interest == Interest::Shares && l.data.min > 0.0 && l.data.valid_at(as_of)
+    })
 }

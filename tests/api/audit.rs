@@ -13,21 +13,7 @@ use ownergraph::testdata::read_shared;
 
 /// Every entry the listing returns for `query`, through all its pages.
 async fn trail(app: &TestApp, query: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let path = match &cursor {
-            Some(c) => format!("/v1/audit?limit=2&{query}&cursor={c}"),
-            None => format!("/v1/audit?limit=2&{query}"),
-        };
-        let (s, page) = app.get(&path).await;
-        assert_eq!(s, StatusCode::OK, "{page}");
-        out.extend(page["items"].as_array().unwrap().iter().cloned());
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => return out,
-        }
-    }
+    app.all_pages(&format!("/v1/audit?limit=2&{query}")).await
 }
 
 async fn verify(app: &TestApp) -> Value {

@@ -296,6 +296,25 @@ impl TestApp {
         assert_eq!(s, StatusCode::CREATED, "{b}");
     }
 
+    /// Every item of a paged listing (`path` holds its query), following `next_cursor`.
+    pub async fn all_pages(&self, path: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page_path = match &cursor {
+                Some(c) => format!("{path}&cursor={c}"),
+                None => path.to_owned(),
+            };
+            let (s, page) = self.get(&page_path).await;
+            assert_eq!(s, StatusCode::OK, "{page}");
+            out.extend(page["items"].as_array().unwrap().iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return out,
+            }
+        }
+    }
+
     /// Creates the list `sdn` if needed and lists the entity on it.
     pub async fn list(&self, entity: &str) {
         let _ = self

@@ -32,21 +32,8 @@ fn ofac_parts(dir: &str) -> Vec<(&'static str, Vec<u8>)> {
 
 /// Every entry of a list, through the paged listing.
 async fn all_entries(app: &TestApp, list: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let path = match &cursor {
-            Some(c) => format!("/v1/lists/{list}/entries?limit=1000&cursor={c}"),
-            None => format!("/v1/lists/{list}/entries?limit=1000"),
-        };
-        let (s, page) = app.get(&path).await;
-        assert_eq!(s, StatusCode::OK, "{page}");
-        out.extend(page["items"].as_array().unwrap().iter().cloned());
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => return out,
-        }
-    }
+    app.all_pages(&format!("/v1/lists/{list}/entries?limit=1000"))
+        .await
 }
 
 fn count(summary: &Value, field: &str) -> u64 {
