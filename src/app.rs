@@ -18,6 +18,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use chrono::Utc;
 use sqlx::PgPool;
+use sqlx::postgres::PgListener;
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 
 use crate::db::registry::RegistryImportSummary;
@@ -37,6 +38,13 @@ use crate::rescreen;
 
 /// Overlay size past which the graph is compacted in the background.
 const COMPACT_AFTER: usize = 50_000;
+
+/// Channels the store announces on (`migrations/0007_notify.sql`).
+const CHANGES: &str = "ownergraph_changes";
+const POLICY: &str = "ownergraph_policy";
+const JOBS: &str = "ownergraph_jobs";
+/// How often the store is read even without an announcement.
+const POLL_STORE: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 pub struct AppState {
@@ -112,7 +120,7 @@ impl AppState {
             self.applier.applied.send_replace(version);
         }
         self.policy.store(Arc::new(policy));
-        tokio::spawn(self.clone().follow_log());
+        tokio::spawn(self.clone().follow_store());
         tokio::spawn(self.clone().build_entity_names());
         tokio::spawn(self.clone().run_jobs());
         self.ready.store(true, Ordering::Release);
@@ -394,16 +402,81 @@ impl AppState {
         Ok(())
     }
 
-    /// Follows the change log, so that changes made by other processes (the `seed` command,
-    /// another instance) reach this graph too.
-    async fn follow_log(self) {
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
+    /// Follows the store, so that what other processes commit (another instance, the `seed`
+    /// command) reaches this one: the store announces each change-log version, policy version
+    /// and queued job (`migrations/0007_notify.sql`), and a slow poll covers announcements lost
+    /// while the listening connection was down.
+    async fn follow_store(self) {
+        tokio::spawn(self.clone().poll_store());
         loop {
-            tick.tick().await;
-            if let Err(e) = self.catch_up().await {
-                tracing::warn!(error = %e, "catching up with the change log failed");
+            if let Err(e) = self.listen().await {
+                tracing::warn!(error = %e, "listening for changes failed; listening again");
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
+    }
+
+    async fn listen(&self) -> Result<(), ApiError> {
+        let mut listener = PgListener::connect_with(&self.db)
+            .await
+            .map_err(DbError::from)?;
+        listener
+            .listen_all([CHANGES, POLICY, JOBS])
+            .await
+            .map_err(DbError::from)?;
+        // What committed before the listening began is read now.
+        self.refresh().await?;
+        loop {
+            match listener.try_recv().await.map_err(DbError::from)? {
+                Some(n) => match n.channel() {
+                    CHANGES => {
+                        let announced = n.payload().parse::<i64>().unwrap_or(i64::MAX);
+                        if announced > self.graph.load().version() {
+                            self.catch_up().await?;
+                        }
+                    }
+                    POLICY => self.refresh_policy().await?,
+                    _ => self.jobs.notify_one(),
+                },
+                // The connection dropped and was opened again: announcements may be lost.
+                None => self.refresh().await?,
+            }
+        }
+    }
+
+    async fn poll_store(self) {
+        let mut tick = tokio::time::interval(POLL_STORE);
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.refresh().await {
+                tracing::warn!(error = %e, "catching up with the store failed");
+            }
+        }
+    }
+
+    /// Applies whatever the change log holds past the published version, and loads the policy
+    /// in force if it is newer.
+    async fn refresh(&self) -> Result<(), ApiError> {
+        self.catch_up().await?;
+        self.refresh_policy().await
+    }
+
+    async fn refresh_policy(&self) -> Result<(), ApiError> {
+        let policy = db::policy::current(&self.db).await?;
+        self.adopt_policy(policy);
+        Ok(())
+    }
+
+    /// Puts a policy in force unless a newer one already is: versions only grow, so a slower
+    /// concurrent writer or an announcement read late never brings back an older policy.
+    pub fn adopt_policy(&self, policy: Policy) {
+        self.policy.rcu(|cur| {
+            if cur.version < policy.version {
+                Arc::new(policy.clone())
+            } else {
+                Arc::clone(cur)
+            }
+        });
     }
 
     /// Folds the overlay into a new base now, rather than when it grows past its limit.

@@ -1,7 +1,5 @@
 //! `/v1/policy`.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 
 use super::error::{ApiResult, ErrorBody};
@@ -25,13 +23,6 @@ pub async fn put(
     Json(spec): Json<PolicySpec>,
 ) -> ApiResult<axum::Json<Policy>> {
     let policy = db::policy::put(&s.db, &actor, spec).await?;
-    // Versions only grow: a slower concurrent PUT must not replace a newer policy.
-    s.policy.rcu(|cur| {
-        if cur.version < policy.version {
-            Arc::new(policy.clone())
-        } else {
-            Arc::clone(cur)
-        }
-    });
+    s.adopt_policy(policy.clone());
     Ok(axum::Json(policy))
 }

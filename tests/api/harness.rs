@@ -157,6 +157,11 @@ impl TestApp {
         }
     }
 
+    /// The URL of this test's database, for a process started by the test.
+    pub fn database_url(&self) -> String {
+        with_db(&admin_url(), &self.name)
+    }
+
     /// The router of a service started by the test itself (on another connection, say),
     /// with the helpers; the database belongs to the `TestApp` that made it.
     pub fn on(state: AppState) -> TestApp {
