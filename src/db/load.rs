@@ -1,29 +1,20 @@
 //! Loading the whole graph at start-up, in one consistent read.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use futures_util::TryStreamExt;
 use sqlx::PgPool;
 use tokio::sync::mpsc;
 
 use super::DbError;
+use super::copy;
 use super::entities::parse_jurisdiction;
 use super::lists::{ENTRY_SELECT, EntryRow, LIST_COLUMNS, ListRow};
-use super::ownerships::{OwnershipRow, SELECT};
-use crate::domain::{EntityKind, Entry};
-use crate::engine::{BaseBuilder, NodeData, Snapshot};
+use super::ownerships::edge;
+use crate::domain::{EntityKind, Entry, Interest};
+use crate::engine::{BaseBuilder, EdgeData, NodeData, Snapshot};
 use crate::matching::Record;
 use crate::names::NameChange;
-
-#[derive(sqlx::FromRow)]
-struct NodeRow {
-    pk: i64,
-    id: String,
-    name: String,
-    kind: String,
-    jurisdiction: Option<String>,
-    headquarters: Option<String>,
-}
 
 #[derive(sqlx::FromRow)]
 struct NameRow {
@@ -85,48 +76,62 @@ async fn consistent_read(pool: &PgPool) -> Result<(super::Tx, i64), DbError> {
 }
 
 /// Reads entities, ownerships, lists, listings, declarations of unknown owners and list
-/// entries in one REPEATABLE READ
-/// transaction, so that what is loaded matches exactly the change-log version read in the
-/// same transaction. Every list entry is also sent to `entries`, in batches, as the changes
-/// that build the entry name index from empty.
+/// entries in one REPEATABLE READ snapshot, so that what is loaded matches exactly the
+/// change-log version read in it. Entities and ownerships, nearly all of the data, stream
+/// with binary `COPY`, the ownerships on a second connection that shares the snapshot, so the
+/// two are read and decoded at once. Every list entry is also sent to `entries`, in batches,
+/// as the changes that build the entry name index from empty.
 pub async fn snapshot(
     pool: &PgPool,
     entries: mpsc::Sender<Vec<NameChange>>,
 ) -> Result<Snapshot, DbError> {
     let (mut tx, version) = consistent_read(pool).await?;
-    let (nodes, edges): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM entities WHERE deleted_at IS NULL),
-                (SELECT count(*) FROM ownerships WHERE deleted_at IS NULL)",
+    let (shared, nodes, edges): (String, f32, f32) = sqlx::query_as(
+        "SELECT pg_export_snapshot(),
+                (SELECT reltuples FROM pg_class WHERE oid = 'entities'::regclass),
+                (SELECT reltuples FROM pg_class WHERE oid = 'ownerships'::regclass)",
     )
     .fetch_one(&mut *tx)
     .await?;
-    let mut b = BaseBuilder::with_capacity(nodes as usize, edges as usize);
-    {
-        // Only what the graph keeps; the entity name index is read separately.
-        let mut rows = sqlx::query_as::<_, NodeRow>(
-            "SELECT pk, id, name, kind, jurisdiction, headquarters FROM entities WHERE deleted_at IS NULL",
-        )
-        .fetch(&mut *tx);
-        while let Some(r) = rows.try_next().await? {
-            b.add_node(NodeData {
-                key: r.pk,
-                kind: EntityKind::parse(&r.kind)
-                    .ok_or_else(|| DbError::Corrupt(format!("entity '{}' kind", r.id)))?,
-                jurisdiction: parse_jurisdiction(r.jurisdiction.as_deref())?,
-                headquarters: parse_jurisdiction(r.headquarters.as_deref())?,
-                id: r.id.into(),
-                name: r.name.into(),
+    // Planner estimates (-1 before the first analyze): capacities only.
+    let (nodes, edges) = (nodes.max(0.0) as usize, edges.max(0.0) as usize);
+    let links = tokio::spawn(links(pool.clone(), shared, edges));
+    let mut b = BaseBuilder::with_capacity(nodes, edges);
+    let mut by_key = HashMap::with_capacity(nodes);
+    copy::for_each_row(
+        &mut tx,
+        "SELECT pk, id, name, kind, jurisdiction, headquarters FROM entities WHERE deleted_at IS NULL",
+        |f| {
+            let key = f.i64()?;
+            let id = f.str()?;
+            let name = f.str()?;
+            let kind = EntityKind::parse(f.str()?)
+                .ok_or_else(|| DbError::Corrupt(format!("entity '{id}' kind")))?;
+            let ix = b.add_node(NodeData {
+                key,
+                kind,
+                jurisdiction: parse_jurisdiction(f.str_opt()?)?,
+                headquarters: parse_jurisdiction(f.str_opt()?)?,
+                id: id.into(),
+                name: name.into(),
             });
-        }
+            by_key.insert(key, ix);
+            Ok(())
+        },
+    )
+    .await?;
+    let links = links
+        .await
+        .map_err(|e| DbError::Corrupt(format!("reading ownerships: {e}")))??;
+    for (owner, owned, edge) in links {
+        let ix = |key| {
+            by_key.get(&key).copied().ok_or_else(|| {
+                DbError::Corrupt(format!("ownership {} links a deleted entity", edge.key))
+            })
+        };
+        b.add_link_ix(ix(owner)?, ix(owned)?, edge);
     }
-    {
-        let sql = format!("{SELECT} WHERE o.deleted_at IS NULL");
-        let mut rows = sqlx::query_as::<_, OwnershipRow>(&sql).fetch(&mut *tx);
-        while let Some(row) = rows.try_next().await? {
-            b.add_link(&row.owner, &row.owned, row.edge()?)
-                .map_err(|e| DbError::Corrupt(e.to_string()))?;
-        }
-    }
+    drop(by_key);
     let lists: Vec<ListRow> = sqlx::query_as(&format!("SELECT {LIST_COLUMNS} FROM lists"))
         .fetch_all(&mut *tx)
         .await?;
@@ -160,6 +165,47 @@ pub async fn snapshot(
     }
     tx.commit().await?;
     Ok(b.finish(version))
+}
+
+/// Every live ownership as (owner key, owned key, edge), read with binary `COPY` on a
+/// connection of its own in the exported snapshot `shared`.
+async fn links(
+    pool: PgPool,
+    shared: String,
+    capacity: usize,
+) -> Result<Vec<(i64, i64, EdgeData)>, DbError> {
+    let mut tx = pool.begin().await?;
+    // The id comes from pg_export_snapshot(); SET TRANSACTION takes no parameters.
+    if !shared.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+        return Err(DbError::Corrupt(format!("snapshot id '{shared}'")));
+    }
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(&format!("SET TRANSACTION SNAPSHOT '{shared}'"))
+        .execute(&mut *tx)
+        .await?;
+    let mut out = Vec::with_capacity(capacity);
+    copy::for_each_row(
+        &mut tx,
+        "SELECT pk, owner_pk, owned_pk, interest, share, share_min, share_max,
+                share_min_exclusive, share_max_exclusive, valid_from, valid_to
+         FROM ownerships WHERE deleted_at IS NULL",
+        |f| {
+            let (key, owner, owned) = (f.i64()?, f.i64()?, f.i64()?);
+            let interest = f.str()?;
+            let interest = Interest::parse(interest)
+                .ok_or_else(|| DbError::Corrupt(format!("interest '{interest}'")))?;
+            let shares = (f.f64_opt()?, f.f64_opt()?, f.f64_opt()?);
+            let exclusive = (f.bool()?, f.bool()?);
+            let valid = (f.date_opt()?, f.date_opt()?);
+            out.push((owner, owned, edge(key, interest, shares, exclusive, valid)));
+            Ok(())
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(out)
 }
 
 /// Reads every live entity's names, kind, countries and identifiers in one REPEATABLE READ

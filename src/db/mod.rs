@@ -11,6 +11,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod bulk;
+mod copy;
 pub mod entities;
 pub mod export;
 pub mod imports;

@@ -45,20 +45,38 @@ impl OwnershipRow {
     }
 
     pub(crate) fn edge(&self) -> Result<EdgeData, DbError> {
-        let (min, max) = match (self.share, self.share_min, self.share_max) {
-            (Some(s), _, _) => (s, s),
-            (None, Some(a), Some(b)) => (a, b),
-            _ => (0.0, 0.0),
-        };
-        Ok(EdgeData::stated(
+        Ok(edge(
             self.pk,
             self.interest()?,
-            (min, self.share_min_exclusive),
-            (max, self.share_max_exclusive),
-            self.valid_from,
-            self.valid_to,
+            (self.share, self.share_min, self.share_max),
+            (self.share_min_exclusive, self.share_max_exclusive),
+            (self.valid_from, self.valid_to),
         ))
     }
+}
+
+/// What the graph keeps of a stored ownership, from its columns: an exact share, a range, or
+/// no share at all (`board`, `control`, `consolidation`).
+pub(crate) fn edge(
+    pk: i64,
+    interest: Interest,
+    (share, share_min, share_max): (Option<f64>, Option<f64>, Option<f64>),
+    (min_exclusive, max_exclusive): (bool, bool),
+    (valid_from, valid_to): (Option<NaiveDate>, Option<NaiveDate>),
+) -> EdgeData {
+    let (min, max) = match (share, share_min, share_max) {
+        (Some(s), _, _) => (s, s),
+        (None, Some(a), Some(b)) => (a, b),
+        _ => (0.0, 0.0),
+    };
+    EdgeData::stated(
+        pk,
+        interest,
+        (min, min_exclusive),
+        (max, max_exclusive),
+        valid_from,
+        valid_to,
+    )
 }
 
 impl TryFrom<OwnershipRow> for Ownership {
