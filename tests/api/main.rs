@@ -3,12 +3,15 @@
 mod alerts;
 mod audit;
 mod concurrency;
+#[path = "../support/database.rs"]
+mod database;
 mod entities;
 mod harness;
 mod imports;
 mod jobs;
 mod lists_policy;
 mod matching;
+mod operations;
 mod ownerships;
 mod registry;
 mod screenings;
