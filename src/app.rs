@@ -11,9 +11,9 @@
 //! has been applied exactly once.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use chrono::Utc;
@@ -33,6 +33,7 @@ use crate::http::error::ApiError;
 use crate::import::registry::RegistryFormat;
 use crate::import::{self, ListImport};
 use crate::matching::Record;
+use crate::metrics::Metrics;
 use crate::names::{self, EntityNames, NameChange, Names, Subject};
 use crate::rescreen;
 
@@ -54,6 +55,8 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// The name indexes, at least as new as the published graph.
     pub names: Arc<RwLock<Names>>,
+    /// What this service counts, for `/metrics`. Each state has its own registry.
+    pub metrics: Arc<Metrics>,
     applier: Arc<Applier>,
     /// Woken when a job is queued.
     jobs: Arc<tokio::sync::Notify>,
@@ -63,6 +66,8 @@ pub struct AppState {
 struct Applier {
     pending: Mutex<Pending>,
     applied: watch::Sender<i64>,
+    /// When the published version last grew, in milliseconds since the Unix epoch.
+    advanced_at: AtomicI64,
     /// Whether the entity name index is complete (it is built after start-up).
     entity_names: watch::Sender<bool>,
 }
@@ -96,9 +101,11 @@ impl AppState {
             policy: Arc::new(ArcSwap::from_pointee(Policy::empty())),
             ready: Arc::new(AtomicBool::new(false)),
             names: Arc::new(RwLock::new(Names::new())),
+            metrics: Arc::new(Metrics::new()),
             applier: Arc::new(Applier {
                 pending: Mutex::new(Pending::default()),
                 applied,
+                advanced_at: AtomicI64::new(unix_millis(SystemTime::now())),
                 entity_names,
             }),
             jobs: Arc::new(tokio::sync::Notify::new()),
@@ -117,7 +124,7 @@ impl AppState {
             let _p = self.applier.pending.lock().await;
             *self.names_mut() = names;
             self.graph.store(Arc::new(snapshot));
-            self.applier.applied.send_replace(version);
+            self.applier.advance(version);
         }
         self.policy.store(Arc::new(policy));
         tokio::spawn(self.clone().follow_store());
@@ -262,6 +269,17 @@ impl AppState {
         self.ready.load(Ordering::Acquire)
     }
 
+    /// Whether the entity name index is complete.
+    pub fn entity_names_built(&self) -> bool {
+        *self.applier.entity_names.borrow()
+    }
+
+    /// When the published graph last moved to a new version (or the service started).
+    pub fn graph_advanced_at(&self) -> SystemTime {
+        let millis = self.applier.advanced_at.load(Ordering::Relaxed);
+        SystemTime::UNIX_EPOCH + Duration::from_millis(millis.max(0) as u64)
+    }
+
     /// The name indexes, for reading. A poisoned lock only means a writer panicked while
     /// applying a change; the index is still usable.
     pub fn names(&self) -> RwLockReadGuard<'_, Names> {
@@ -355,7 +373,7 @@ impl AppState {
                 self.names_mut().apply(names);
             }
             self.graph.store(snap);
-            self.applier.applied.send_replace(version);
+            self.applier.advance(version);
             if overlay > COMPACT_AFTER && !p.compacting {
                 p.compacting = true;
                 tokio::spawn(self.clone().compact());
@@ -395,7 +413,7 @@ impl AppState {
             p.reloads += 1;
             *self.names_mut() = names;
             self.graph.store(Arc::new(fresh));
-            self.applier.applied.send_replace(version);
+            self.applier.advance(version);
             self.applier.entity_names.send_replace(false);
             tokio::spawn(self.clone().build_entity_names());
         }
@@ -703,6 +721,7 @@ impl AppState {
             possible_matches,
         };
         self.record(screening.clone(), actor, request_json).await?;
+        self.metrics.screened(&screening);
         Ok(screening)
     }
 
@@ -823,6 +842,20 @@ impl AppState {
     }
 }
 
+impl Applier {
+    /// Tells waiting writers that `version` is published, and notes when.
+    fn advance(&self, version: i64) {
+        self.advanced_at
+            .store(unix_millis(SystemTime::now()), Ordering::Relaxed);
+        self.applied.send_replace(version);
+    }
+}
+
+fn unix_millis(t: SystemTime) -> i64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 /// How far [`AppState::drain`] got.
 enum Drained {
     /// Every change that could be applied was.
@@ -895,6 +928,10 @@ fn candidate_node(c: &Candidate, at: &str) -> NodeData {
 
 /// Stores screenings in batches: whatever arrived while the previous batch committed goes
 /// into the next, so under load many screenings share one commit.
+///
+/// A screening is answered only once its batch has committed, so an answered screening is
+/// stored. Whatever is queued here belongs to a request still waiting for its answer; a
+/// graceful shutdown waits for those requests, so by the time it ends the queue is empty.
 async fn record_screenings(
     db: PgPool,
     mut rx: mpsc::Receiver<(db::screenings::Record, oneshot::Sender<Result<(), String>>)>,

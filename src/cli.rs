@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -13,6 +14,7 @@ use crate::formats::{self, Files, Format};
 use crate::r#gen::{Config, Registry, files};
 use crate::import::registry::{RegistryFormat, files_of};
 use crate::import::{self, ListImport};
+use crate::telemetry::{self, LogFormat};
 use crate::{app, db, http, matching, rescreen, seed};
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/ownergraph";
@@ -27,6 +29,16 @@ struct Cli {
     /// Postgres URL; the database is created if it is missing.
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
     database_url: String,
+    /// How logs are written to stderr: json (one object per line) or text (for a terminal).
+    /// `RUST_LOG` chooses what is logged.
+    #[arg(
+        long,
+        env = "OWNERGRAPH_LOG_FORMAT",
+        value_enum,
+        default_value = "json",
+        global = true
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -44,6 +56,10 @@ enum Command {
         /// Do not seed an empty database.
         #[arg(long)]
         no_seed: bool,
+        /// On SIGTERM or Ctrl-C, how many seconds the requests in flight get to finish; the
+        /// process exits anyway after that (with status 1).
+        #[arg(long, env = "OWNERGRAPH_SHUTDOWN_TIMEOUT", default_value_t = 30)]
+        shutdown_timeout: u64,
     },
     /// Run the migrations and exit.
     Migrate,
@@ -244,11 +260,11 @@ fn parse_list_kind(s: &str) -> Result<ListKind, String> {
     ListKind::parse(s).ok_or_else(|| "one of sanctions, export_control, watchlist, other".into())
 }
 
-/// A check that found what it looks for: the report is already printed, only the exit code
-/// remains to say it.
+/// A failure already reported (a check's report printed, a log line written): only the exit
+/// code remains to say it.
 #[derive(Debug, thiserror::Error)]
-#[error("the check failed")]
-struct Broken;
+#[error("already reported")]
+struct Reported;
 
 /// 12345 as `12,345`.
 fn thousands(n: u64) -> String {
@@ -265,34 +281,43 @@ fn thousands(n: u64) -> String {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    let format = cli.log_format;
+    telemetry::init(format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("ownergraph: cannot start the async runtime: {e}");
+            fail(
+                format,
+                &anyhow::anyhow!("cannot start the async runtime: {e}"),
+            );
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = runtime.block_on(run(cli));
+    // Whatever must finish has been awaited. What is left (a re-screening pass, a graph
+    // compaction on a blocking thread) is abandoned rather than waited for: a job whose
+    // heartbeat stops is taken back by the next instance (`db::jobs::recover`).
+    runtime.shutdown_background();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.is::<Broken>() => ExitCode::FAILURE,
+        Err(e) if e.is::<Reported>() => ExitCode::FAILURE,
         Err(e) => {
-            eprintln!("ownergraph: {e:#}");
+            fail(format, &e);
             ExitCode::FAILURE
         }
     }
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+/// Reports the error that ends the process: a log line in the JSON format, so that every
+/// line stays JSON; else a plain message.
+fn fail(format: LogFormat, e: &anyhow::Error) {
+    match format {
+        LogFormat::Json => tracing::error!(error = format!("{e:#}"), "ownergraph failed"),
+        LogFormat::Text => eprintln!("ownergraph: {e:#}"),
+    }
 }
 
 async fn open(url: &str) -> anyhow::Result<sqlx::PgPool> {
@@ -487,7 +512,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         thousands(report.entries),
                         report.head
                     );
-                    return Err(Broken.into());
+                    return Err(Reported.into());
                 }
             }
         }
@@ -593,6 +618,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             listen,
             seed_dir,
             no_seed,
+            shutdown_timeout,
         } => {
             let pool = open(&cli.database_url).await?;
             if !no_seed && seed::store_is_empty(&pool).await? {
@@ -600,36 +626,80 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 let r = seed::load(&pool, &dir).await?;
                 tracing::info!(created = r.created, dir = %dir.display(), "empty database seeded");
             }
-            let state = app::AppState::new(pool);
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
-                .with_context(|| format!("cannot listen on {listen}"))?;
-            tracing::info!(%listen, "listening; loading the graph");
-            let server = tokio::spawn(
-                axum::serve(listener, http::router(state.clone()))
-                    .with_graceful_shutdown(shutdown_signal())
-                    .into_future(),
-            );
-            let started = std::time::Instant::now();
-            state.load().await.context("loading the graph failed")?;
+            serve(pool, listen, Duration::from_secs(shutdown_timeout)).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Serves until SIGTERM or Ctrl-C, then drains: the listener closes at once (new connections
+/// are refused), the requests in flight finish, and the process exits 0; a drain that takes
+/// longer than `drain` is cut short, with a log line, and the process exits 1.
+///
+/// Nothing answered is lost: a write or a screening is answered only once it has committed
+/// (screenings wait for their batch, see `app::record_screenings`), and a request cut short
+/// by the drain time was never answered. The background tasks are abandoned: the change-log
+/// follower and the name index only feed this process's memory, and a re-screening job that
+/// was running is queued again by the next instance once its heartbeat stops
+/// (`db::jobs::STALE_AFTER`), its partial results dropped.
+async fn serve(pool: sqlx::PgPool, listen: SocketAddr, drain: Duration) -> anyhow::Result<()> {
+    let state = app::AppState::new(pool);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "listening; loading the graph");
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        stop.send_replace(true);
+    });
+    let stopped = move || {
+        let mut stopping = stopping.clone();
+        async move {
+            // The sender never drops before sending: its task runs until the signal.
+            let _ = stopping.wait_for(|s| *s).await;
+        }
+    };
+    let mut server = tokio::spawn(
+        axum::serve(listener, http::router(state.clone()))
+            .with_graceful_shutdown(stopped())
+            .into_future(),
+    );
+    let started = std::time::Instant::now();
+    tokio::select! {
+        loaded = state.load() => {
+            loaded.context("loading the graph failed")?;
             let snap = state.graph.load_full();
             let (named_entries, named_entities) = state.names().counts();
             tracing::info!(
                 entities = snap.entity_count(),
+                links = snap.link_count(),
                 named_entries,
                 named_entities,
                 version = snap.version(),
                 load_ms = started.elapsed().as_millis() as u64,
                 "graph loaded; ready"
             );
-            server.await.context("the server task failed")??;
+        }
+        () = stopped() => tracing::info!("stopping before the graph was loaded"),
+    }
+    tokio::select! {
+        served = &mut server => {
+            served.context("the server task failed")??;
             tracing::info!("stopped");
+            Ok(())
+        }
+        () = async { stopped().await; tokio::time::sleep(drain).await } => {
+            tracing::error!(
+                drain_s = drain.as_secs(),
+                "requests still in flight after the drain time; exiting without them"
+            );
+            Err(Reported.into())
         }
     }
-    Ok(())
 }
 
-/// SIGTERM or Ctrl-C: stop accepting, let in-flight requests finish, exit 0.
 /// Writes a job's results as NDJSON or CSV.
 struct ResultWriter {
     ndjson: Option<std::io::BufWriter<Box<dyn std::io::Write + Send>>>,
@@ -684,9 +754,13 @@ impl ResultWriter {
     }
 }
 
+/// SIGTERM or Ctrl-C. A signal that cannot be listened for is never taken as received.
 async fn shutdown_signal() {
     let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
     };
     #[cfg(unix)]
     let term = async {
@@ -694,7 +768,10 @@ async fn shutdown_signal() {
             Ok(mut s) => {
                 s.recv().await;
             }
-            Err(_) => std::future::pending::<()>().await,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await
+            }
         }
     };
     #[cfg(not(unix))]

@@ -14,13 +14,16 @@
 //!   explanations, the in-memory candidate index over list names, and its evaluation.
 //! - [`db`]: all the SQL: the store of record, the change log, loading the graph, and the
 //!   audit trail (written by Postgres triggers; read and its hash chain checked here).
-//! - [`http`]: the axum routes, extractors, error type and OpenAPI description.
+//! - [`http`]: the axum routes, extractors, error type and OpenAPI description; request ids
+//!   and request logs (`http::trace`), `/metrics` (`http::metrics`).
 //! - [`app`]: the running service: shared state, applying committed changes to the graph in
 //!   change-log order, and start-up.
 //! - [`import`]: importing list files: read the format, map it onto domain values, apply it
 //!   as a delta.
 //! - [`rescreen`]: re-screening jobs: the entities a change reaches, the whole-graph pass on
 //!   one snapshot, and a stored result for every entity.
+//! - [`metrics`]: what the service counts for `/metrics`, in a registry each service owns.
+//! - [`telemetry`]: the log format (JSON lines, or text for a terminal).
 //! - [`names`]: name screening in the running service: the name indexes of list entries and
 //!   entities, kept in step with the change log.
 //! - [`seed`]: the demonstration data set in `seed-data/`.
@@ -39,7 +42,9 @@ pub mod r#gen;
 pub mod http;
 pub mod import;
 pub mod matching;
+pub mod metrics;
 pub mod names;
 pub mod rescreen;
 pub mod seed;
+pub mod telemetry;
 pub mod testdata;

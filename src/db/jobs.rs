@@ -324,6 +324,30 @@ pub async fn store(
     Ok(true)
 }
 
+/// The jobs not yet ended, across every instance, and how far the running ones have got.
+#[derive(Debug, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct OpenJobs {
+    pub queued: i64,
+    pub running: i64,
+    /// Results stored so far by the running jobs.
+    pub done: i64,
+    /// Entities the running jobs will screen (as far as they have counted them).
+    pub total: i64,
+}
+
+/// Counts the queued and running jobs (from the partial index of open jobs).
+pub async fn open(pool: &PgPool) -> Result<OpenJobs, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE status = 'queued') AS queued,
+                count(*) FILTER (WHERE status = 'running') AS running,
+                coalesce(sum(done) FILTER (WHERE status = 'running'), 0)::int8 AS done,
+                coalesce(sum(total) FILTER (WHERE status = 'running'), 0)::int8 AS total
+         FROM jobs WHERE status IN ('queued', 'running')",
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
 /// Tells other instances the job is still running.
 pub async fn heartbeat(pool: &PgPool, pk: i64) -> Result<(), DbError> {
     sqlx::query("UPDATE jobs SET heartbeat_at = now() WHERE pk = $1 AND status = 'running'")

@@ -69,9 +69,7 @@ async fn consistent_read(pool: &PgPool) -> Result<(super::Tx, i64), DbError> {
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .execute(&mut *tx)
         .await?;
-    let version: i64 = sqlx::query_scalar("SELECT version FROM graph_state")
-        .fetch_one(&mut *tx)
-        .await?;
+    let version = super::latest_version(&mut *tx).await?;
     Ok((tx, version))
 }
 

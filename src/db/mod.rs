@@ -169,6 +169,13 @@ pub async fn begin_change(pool: &PgPool) -> Result<(Tx, i64), DbError> {
     Ok((tx, version))
 }
 
+/// The latest committed change-log version: what a graph that has caught up reflects.
+pub async fn latest_version(conn: impl sqlx::PgExecutor<'_>) -> Result<i64, DbError> {
+    Ok(sqlx::query_scalar("SELECT version FROM graph_state")
+        .fetch_one(conn)
+        .await?)
+}
+
 /// Appends the change-log row and commits.
 pub async fn commit_change(
     tx: Tx,

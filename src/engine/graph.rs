@@ -305,6 +305,8 @@ impl BaseBuilder {
         };
         Snapshot {
             version,
+            entities: base.graph.node_count(),
+            links: base.graph.edge_count(),
             overlay: Overlay {
                 next: base.node_count(),
                 ..Overlay::default()
@@ -337,6 +339,10 @@ struct Overlay {
 #[derive(Clone)]
 pub struct Snapshot {
     version: i64,
+    /// Live entities and the links between them, kept as changes apply so that reading the
+    /// graph's size costs nothing.
+    entities: usize,
+    links: usize,
     base: Arc<Base>,
     overlay: Overlay,
     lists: imbl::HashMap<i64, Arc<ListMeta>>,
@@ -477,9 +483,12 @@ impl Snapshot {
 
     /// Live entities.
     pub fn entity_count(&self) -> usize {
-        (0..self.overlay.next)
-            .filter(|&ix| self.node(ix).is_some())
-            .count()
+        self.entities
+    }
+
+    /// Links held: every ownership of the graph, whatever its dates.
+    pub fn link_count(&self) -> usize {
+        self.links
     }
 
     /// Applies one change, giving the next snapshot. `self` is untouched.
@@ -505,6 +514,7 @@ impl Snapshot {
                 let ix = match self.lookup(&node.id) {
                     Some(ix) => ix,
                     None => {
+                        self.entities += 1;
                         let o = &mut self.overlay;
                         let ix = o.next;
                         o.next += 1;
@@ -517,6 +527,7 @@ impl Snapshot {
             GraphChange::RemoveEntity { id } => {
                 let ix = self.require(id)?;
                 self.overlay.nodes.insert(ix, None);
+                self.entities -= 1;
             }
             GraphChange::AddLink { owner, owned, data } => {
                 let link = Link {
@@ -527,6 +538,7 @@ impl Snapshot {
                 let o = &mut self.overlay;
                 o.ins.entry(link.owned).or_default().push_back(link);
                 o.outs.entry(link.owner).or_default().push_back(link);
+                self.links += 1;
             }
             GraphChange::RemoveLink { owner, owned, key } => {
                 // The endpoints may already be gone when an entity and its links are removed
@@ -538,14 +550,23 @@ impl Snapshot {
                         .copied()
                         .or_else(|| self.base.find(id))
                 };
-                let (Some(owner), Some(owned)) = (find(owner), find(owned)) else {
+                let (Some(owner_ix), Some(owned_ix)) = (find(owner), find(owned)) else {
                     return Err(ApplyError::UnknownEntity(owner.clone()));
                 };
+                // A base link hangs off the node the base numbered, even where the id has
+                // since been given a new node.
+                let in_base = self
+                    .base
+                    .find(owned)
+                    .is_some_and(|ix| self.base_links(ix, Incoming).any(|l| l.data.key == *key));
                 let o = &mut self.overlay;
-                let in_overlay =
-                    remove_link(&mut o.ins, owned, *key) | remove_link(&mut o.outs, owner, *key);
+                let in_overlay = remove_link(&mut o.ins, owned_ix, *key)
+                    | remove_link(&mut o.outs, owner_ix, *key);
                 if !in_overlay {
                     o.removed.insert(*key);
+                }
+                if in_overlay || in_base {
+                    self.links -= 1;
                 }
             }
             GraphChange::UpsertList { list } => {
@@ -777,6 +798,87 @@ mod tests {
         assert_eq!(c.base_edge_count(), 2);
         assert_eq!(owners_of(&c, "c"), owners_of(&s, "c"));
         assert!(c.lookup("a").is_none());
+    }
+
+    /// The sizes a snapshot keeps, counted the slow way.
+    fn counted(s: &Snapshot) -> (usize, usize) {
+        let entities = (0..s.node_bound() as NodeIx)
+            .filter(|&ix| s.node(ix).is_some())
+            .count();
+        (entities, s.links().count())
+    }
+
+    #[test]
+    fn sizes_kept_as_changes_apply_match_a_count_of_the_graph() {
+        let mut b = BaseBuilder::default();
+        for id in ["a", "b", "c"] {
+            b.add_node(node(id));
+        }
+        b.add_link("a", "b", shares(1, 60.0)).unwrap();
+        b.add_link("b", "c", shares(2, 100.0)).unwrap();
+        let s0 = b.finish(1);
+        assert_eq!((s0.entity_count(), s0.link_count()), (3, 2));
+        assert_eq!(counted(&s0), (3, 2));
+
+        let steps: Vec<Vec<GraphChange>> = vec![
+            // An entity and a link added in the overlay; an existing entity upserted.
+            vec![
+                GraphChange::UpsertEntity { node: node("d") },
+                GraphChange::UpsertEntity { node: node("a") },
+                GraphChange::AddLink {
+                    owner: "d".into(),
+                    owned: "c".into(),
+                    data: shares(3, 0.5),
+                },
+            ],
+            // A base link and an overlay link removed; one that is not there changes nothing.
+            vec![
+                GraphChange::RemoveLink {
+                    owner: "a".into(),
+                    owned: "b".into(),
+                    key: 1,
+                },
+                GraphChange::RemoveLink {
+                    owner: "d".into(),
+                    owned: "c".into(),
+                    key: 3,
+                },
+                GraphChange::RemoveLink {
+                    owner: "b".into(),
+                    owned: "c".into(),
+                    key: 99,
+                },
+            ],
+            // An entity deleted with its links, as the store deletes one, then its id reused.
+            vec![
+                GraphChange::RemoveLink {
+                    owner: "b".into(),
+                    owned: "c".into(),
+                    key: 2,
+                },
+                GraphChange::RemoveEntity { id: "b".into() },
+            ],
+            vec![
+                GraphChange::UpsertEntity { node: node("b") },
+                GraphChange::AddLink {
+                    owner: "b".into(),
+                    owned: "a".into(),
+                    data: shares(4, 10.0),
+                },
+            ],
+        ];
+        let mut s = s0;
+        for (i, changes) in steps.iter().enumerate() {
+            s = s.apply(changes, i as i64 + 2).unwrap();
+            assert_eq!(
+                (s.entity_count(), s.link_count()),
+                counted(&s),
+                "after step {i}"
+            );
+            let c = s.compact();
+            assert_eq!((c.entity_count(), c.link_count()), counted(&s));
+        }
+        assert_eq!((s.entity_count(), s.link_count()), (4, 1));
     }
 
     #[test]

@@ -13,10 +13,12 @@ pub mod health;
 pub mod jobs;
 pub mod lists;
 pub mod matching;
+pub mod metrics;
 pub mod ownerships;
 pub mod policy;
 pub mod registry;
 pub mod screenings;
+pub mod trace;
 mod upload;
 
 use std::time::Duration;
@@ -27,7 +29,6 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 use utoipa::{IntoParams, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -57,9 +58,11 @@ fn timeout(limit: Duration) -> TimeoutLayer {
 /// The router with every route, and the OpenAPI description of them.
 pub fn router(state: AppState) -> Router {
     let state_for_gate = state.clone();
+    let counters = state.metrics.clone();
     let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
+        .routes(routes!(metrics::metrics))
         .routes(routes!(entities::create, entities::list))
         .routes(routes!(entities::get, entities::patch, entities::delete))
         .routes(routes!(entities::owners))
@@ -111,7 +114,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .split_for_parts();
     let spec = api.to_json().unwrap_or_default();
-    router
+    let router = router
         .route(
             "/openapi.json",
             axum::routing::get(move || async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], spec) }),
@@ -125,10 +128,12 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state_for_gate, ready_gate))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(CatchPanicLayer::custom(|_| ApiError::internal("a request handler panicked").into_response()))
-        .layer(TraceLayer::new_for_http())
+        // Outside the panic catcher, so that a panic counts as the 500 it is answered with.
+        .layer(axum::middleware::from_fn_with_state(counters, metrics::track));
+    trace::traced(router)
 }
 
-/// Until the graph is loaded, the API answers 503; health, readiness and the OpenAPI
+/// Until the graph is loaded, the API answers 503; health, readiness, metrics and the OpenAPI
 /// description answer at once.
 async fn ready_gate(
     axum::extract::State(state): axum::extract::State<AppState>,

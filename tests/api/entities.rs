@@ -316,6 +316,7 @@ async fn operations_endpoints_answer() {
         "/v1/screenings/{id}",
         "/healthz",
         "/readyz",
+        "/metrics",
     ] {
         assert!(
             spec["paths"][path].is_object(),

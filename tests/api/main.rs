@@ -3,15 +3,16 @@
 mod alerts;
 mod audit;
 mod concurrency;
+#[path = "../support/database.rs"]
+mod database;
 mod entities;
 mod harness;
 mod imports;
-mod instances;
 mod jobs;
 mod lists_policy;
 mod matching;
+mod operations;
 mod ownerships;
-mod process;
 mod registry;
 mod screenings;
 mod seed;

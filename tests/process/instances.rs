@@ -4,11 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{TestApp, ofac_50, reason};
-use crate::process::Served;
+use crate::support::database::TestDb;
+use crate::support::server::{Server, Signal};
 
 /// How long a write may take to reach the other instance before the test fails. Far above
 /// the notification's delay (milliseconds), far below the fallback poll (10 s), so only a
@@ -34,54 +33,69 @@ where
     }
 }
 
-async fn create_company(on: &Served, id: &str) {
-    let (s, b) = on
-        .send(
-            "POST",
-            "/v1/entities",
-            &json!({"id": id, "kind": "company", "name": format!("{id} Holdings Ltd"), "jurisdiction": "NL"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+/// Sends a request that must succeed with `status`; returns the body.
+async fn expect(on: &Server, method: &str, path: &str, body: Option<Value>, status: u16) -> Value {
+    let answer = on.request(method, path, body.as_ref()).await;
+    assert_eq!(answer.status, status, "{method} {path}: {}", answer.body);
+    answer.body
 }
 
-async fn own(on: &Served, owner: &str, owned: &str) {
-    let (s, b) = on
-        .send(
-            "POST",
-            "/v1/ownerships",
-            &json!({"owner": owner, "owned": owned, "share": 100}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+async fn create_company(on: &Server, id: &str) {
+    let body = json!({"id": id, "kind": "company", "name": format!("{id} Holdings Ltd"), "jurisdiction": "NL"});
+    expect(on, "POST", "/v1/entities", Some(body), 201).await;
+}
+
+async fn own(on: &Server, owner: &str, owned: &str) {
+    let body = json!({"owner": owner, "owned": owned, "share": 100});
+    expect(on, "POST", "/v1/ownerships", Some(body), 201).await;
 }
 
 /// Whether the instance's graph holds `id` with `owners` owners above it (the entity
 /// endpoints read the store; this one reads the graph).
-async fn served(on: &Served, id: &str, owners: usize) -> bool {
-    let (s, b) = on.get(&format!("/v1/entities/{id}/owners")).await;
-    s == StatusCode::OK && b["items"].as_array().map(Vec::len) == Some(owners)
-}
-
-async fn screen(on: &Served, id: &str) -> Value {
-    let (s, b) = on
-        .send("POST", "/v1/screenings", &json!({"entity": id}))
+async fn served(on: &Server, id: &str, owners: usize) -> bool {
+    let answer = on
+        .request("GET", &format!("/v1/entities/{id}/owners"), None)
         .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    b
+    answer.status == 200 && answer.body["items"].as_array().map(Vec::len) == Some(owners)
 }
 
-async fn graph_version(on: &Served) -> i64 {
-    let (s, b) = on.get("/readyz").await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    b["graph_version"]
+async fn screen(on: &Server, id: &str) -> Value {
+    expect(
+        on,
+        "POST",
+        "/v1/screenings",
+        Some(json!({"entity": id})),
+        200,
+    )
+    .await
+}
+
+async fn graph_version(on: &Server) -> i64 {
+    let body = expect(on, "GET", "/readyz", None, 200).await;
+    body["graph_version"]
         .as_i64()
         .expect("readyz reports the graph version")
 }
 
+/// The contract's `ofac-50` rule.
+fn ofac_50() -> Value {
+    let policy: Value = serde_json::from_str(ownergraph::domain::CONTRACT_EXAMPLE).unwrap();
+    policy["rules"][0].clone()
+}
+
+/// Starts two instances on one fresh store.
+async fn two_instances() -> (TestDb, Server, Server) {
+    let db = TestDb::create().await;
+    let (a, b) = tokio::join!(
+        Server::start(&db.url, &["--no-seed"]),
+        Server::start(&db.url, &["--no-seed"])
+    );
+    (db, a, b)
+}
+
 /// A chain `{prefix}0` → `{prefix}1` → … written alternately on the two instances; each
 /// write must be served by the other one. Returns the delays.
-async fn chain(writers: [&Served; 2], prefix: &str, len: usize) -> Vec<Duration> {
+async fn chain(writers: [&Server; 2], prefix: &str, len: usize) -> Vec<Duration> {
     let mut lags = Vec::new();
     for i in 0..len {
         let (w, r) = (writers[i % 2], writers[(i + 1) % 2]);
@@ -108,17 +122,19 @@ fn report(what: &str, mut lags: Vec<Duration>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_on_one_instance_is_served_by_the_other() {
-    let app = TestApp::new().await;
-    let url = app.database_url();
-    let (a, b) = tokio::join!(Served::start(&url), Served::start(&url));
+    let (_db, a, b) = two_instances().await;
 
     // A policy stored through one instance is in force on the other.
-    let (s, policy) = a
-        .send("PUT", "/v1/policy", &json!({"rules": [ofac_50()]}))
-        .await;
-    assert_eq!(s, StatusCode::OK, "{policy}");
+    let policy = expect(
+        &a,
+        "PUT",
+        "/v1/policy",
+        Some(json!({"rules": [ofac_50()]})),
+        200,
+    )
+    .await;
     visible("the policy", || async {
-        b.get("/v1/policy").await.1["version"] == policy["version"]
+        b.request("GET", "/v1/policy", None).await.body["version"] == policy["version"]
     })
     .await;
 
@@ -126,70 +142,59 @@ async fn a_write_on_one_instance_is_served_by_the_other() {
     report("two instances", lags);
 
     // A listing through B taints the whole chain on A: list entries travel too.
-    let (s, body) = b
-        .send(
-            "POST",
-            "/v1/lists",
-            &json!({"id": "sdn", "name": "OFAC SDN", "kind": "sanctions"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{body}");
-    let (s, body) = b
-        .send(
-            "POST",
-            "/v1/lists/sdn/entries",
-            &json!({"id": "entry-c0", "name": "c0 Holdings Ltd", "entity": "c0"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{body}");
+    let list = json!({"id": "sdn", "name": "OFAC SDN", "kind": "sanctions"});
+    expect(&b, "POST", "/v1/lists", Some(list), 201).await;
+    let entry = json!({"id": "entry-c0", "name": "c0 Holdings Ltd", "entity": "c0"});
+    expect(&b, "POST", "/v1/lists/sdn/entries", Some(entry), 201).await;
     visible("the listing", || async {
         screen(&a, "c39").await["decision"] == "block"
     })
     .await;
     let on_a = screen(&a, "c39").await;
     let on_b = screen(&b, "c39").await;
-    assert_eq!(reason(&on_a, "ofac-50"), reason(&on_b, "ofac-50"));
+    assert_eq!(on_a["reasons"], on_b["reasons"]);
+    let owners = "/v1/entities/c39/owners";
     assert_eq!(
-        a.get("/v1/entities/c39/owners").await,
-        b.get("/v1/entities/c39/owners").await
+        expect(&a, "GET", owners, None, 200).await,
+        expect(&b, "GET", owners, None, 200).await
     );
     assert_eq!(graph_version(&a).await, graph_version(&b).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_that_stalls_or_restarts_catches_up_from_the_change_log() {
-    let app = TestApp::new().await;
-    let url = app.database_url();
-    let (a, b) = tokio::join!(Served::start(&url), Served::start(&url));
+    let (db, a, b) = two_instances().await;
     chain([&a, &b], "s", 4).await;
 
     // B stops running (as under a long pause) while A commits; it resumes and applies the
     // log in order, without rebuilding its graph.
-    signal(&b, "STOP");
+    b.signal(Signal::STOP);
     for i in 0..30 {
         create_company(&a, &format!("p{i}")).await;
         own(&a, "s3", &format!("p{i}")).await;
     }
-    signal(&b, "CONT");
+    b.signal(Signal::CONT);
     let head = graph_version(&a).await;
     visible("what was written while paused", || async {
         graph_version(&b).await == head
     })
     .await;
     assert!(served(&b, "p29", 4).await);
+    let logs = b.logs();
     assert!(
-        !b.log().contains("rebuild"),
-        "catching up rebuilt the graph:\n{}",
-        b.log()
+        !logs.iter().any(|l| l["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("rebuild")),
+        "catching up rebuilt the graph: {logs:?}"
     );
 
     // B is killed; A writes on; a new B starts from the store and serves everything, and
     // what it writes reaches A.
-    let url = url.clone();
     drop(b);
     create_company(&a, "after-crash").await;
     own(&a, "s3", "after-crash").await;
-    let b = Served::start(&url).await;
+    let b = Server::start(&db.url, &["--no-seed"]).await;
     assert!(served(&b, "after-crash", 4).await);
     assert_eq!(graph_version(&a).await, graph_version(&b).await);
     create_company(&b, "from-new-b").await;
@@ -197,14 +202,9 @@ async fn an_instance_that_stalls_or_restarts_catches_up_from_the_change_log() {
         served(&a, "from-new-b", 0)
     })
     .await;
-    let owners = b.get("/v1/entities/after-crash/owners").await;
-    assert_eq!(owners, a.get("/v1/entities/after-crash/owners").await);
-}
-
-fn signal(on: &Served, sig: &str) {
-    let status = std::process::Command::new("kill")
-        .args([format!("-{sig}"), on.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill -{sig}");
+    let owners = "/v1/entities/after-crash/owners";
+    assert_eq!(
+        expect(&a, "GET", owners, None, 200).await,
+        expect(&b, "GET", owners, None, 200).await
+    );
 }
