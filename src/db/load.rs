@@ -1,6 +1,8 @@
 //! Loading the whole graph at start-up, in one consistent read.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use hashbrown::HashMap;
 
 use futures_util::TryStreamExt;
 use sqlx::PgPool;

@@ -248,17 +248,26 @@ impl BaseBuilder {
 
     /// Adds an entity; an id seen before replaces the earlier data.
     pub fn add_node(&mut self, node: NodeData) -> NodeIx {
-        if let Some(ix) = self.find(&node.id) {
-            self.graph[NodeIndex::new(ix as usize)] = node;
-            return ix;
-        }
         let h = self.hasher.hash_one(&*node.id);
-        let ix = self.graph.add_node(node).index() as NodeIx;
-        let (graph, hasher) = (&self.graph, &self.hasher);
-        self.by_id.insert_unique(h, ix, |&i| {
-            hasher.hash_one(&*graph[NodeIndex::new(i as usize)].id)
-        });
-        ix
+        let (graph, hasher) = (&mut self.graph, &self.hasher);
+        // One probe finds the id or the place for it.
+        match self.by_id.entry(
+            h,
+            |&ix| graph[NodeIndex::new(ix as usize)].id == node.id,
+            |&i| hasher.hash_one(&*graph[NodeIndex::new(i as usize)].id),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(e) => {
+                let ix = *e.get();
+                graph[NodeIndex::new(ix as usize)] = node;
+                ix
+            }
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                let ix = NodeIndex::<u32>::new(graph.node_count()).index() as NodeIx;
+                e.insert(ix);
+                graph.add_node(node);
+                ix
+            }
+        }
     }
 
     pub fn add_link(&mut self, owner: &str, owned: &str, data: EdgeData) -> Result<(), ApplyError> {
