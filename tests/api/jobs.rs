@@ -299,10 +299,33 @@ async fn a_replacing_bulk_load_clears_what_was_about_the_old_graph() {
         refused.is_err(),
         "a store that holds entities is not replaced unasked"
     );
+    let schema = || async {
+        let defs: Vec<String> = sqlx::query_scalar(
+            "SELECT conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid)
+             FROM pg_constraint WHERE conrelid::regclass::text IN ('entities', 'ownerships', 'list_entries')
+             UNION ALL
+             SELECT pg_get_indexdef(indexrelid) FROM pg_index
+             WHERE indrelid::regclass::text IN ('entities', 'ownerships', 'list_entries')
+             ORDER BY 1",
+        )
+        .fetch_all(db)
+        .await
+        .unwrap();
+        defs
+    };
+    let before = schema().await;
     let loaded = ownergraph::db::bulk::load(db, &registry, 7, true)
         .await
         .unwrap();
     assert_eq!(loaded.entities, 300);
+    // Indexes and foreign keys set aside for the load are all back.
+    assert_eq!(schema().await, before);
+    let duplicate = sqlx::query(
+        "INSERT INTO entities (id, kind, name, search) VALUES ('e0000000', 'company', 'x', 'x')",
+    )
+    .execute(db)
+    .await;
+    assert!(duplicate.is_err(), "ids stay unique after a bulk load");
     for table in ["jobs", "job_results", "alerts", "screenings"] {
         let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
             .fetch_one(db)
