@@ -2,7 +2,7 @@
 //! `audit verify`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use crate::formats::{self, Files, Format};
 use crate::r#gen::{Config, Registry, files};
 use crate::import::registry::{RegistryFormat, files_of};
 use crate::import::{self, ListImport};
+use crate::localpg::{self, Account, LocalCluster, Target};
 use crate::telemetry::{self, LogFormat};
 use crate::{app, db, http, matching, rescreen, seed};
 
@@ -26,9 +27,17 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/owner
     about = "Ownership-graph screening service"
 )]
 struct Cli {
-    /// Postgres URL; the database is created if it is missing.
-    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
-    database_url: String,
+    /// Postgres URL; the database is created if it is missing. Without one: the server at
+    /// postgres://postgres@127.0.0.1:5432/ownergraph if one answers there, else the private
+    /// cluster in --data-dir (which `serve` starts).
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    database_url: Option<String>,
+    /// Where `serve` keeps the private PostgreSQL cluster it runs when no database is named
+    /// and none answers at the default address [default: $XDG_DATA_HOME/ownergraph/postgres,
+    /// else ~/.local/share/ownergraph/postgres; as root, /var/lib/ownergraph/postgres when the
+    /// cluster's user cannot reach that].
+    #[arg(long, env = "OWNERGRAPH_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
     /// How logs are written to stderr: json (one object per line) or text (for a terminal).
     /// `RUST_LOG` chooses what is logged.
     #[arg(
@@ -46,7 +55,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Create the database if missing, migrate, load the graph and serve HTTP. An empty
-    /// database is first loaded with the seed data.
+    /// database is first loaded with the seed data. Without a database to use, runs a private
+    /// PostgreSQL cluster from the installed binaries and stops it on exit.
     Serve {
         #[arg(long, env = "OWNERGRAPH_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
@@ -296,19 +306,29 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(run(cli));
+    // A private cluster `serve` started: stopped once the runtime is gone.
+    let mut cluster = None;
+    let result = runtime.block_on(run(cli, &mut cluster));
     // Whatever must finish has been awaited. What is left (a re-screening pass, a graph
     // compaction on a blocking thread) is abandoned rather than waited for: a job whose
     // heartbeat stops is taken back by the next instance (`db::jobs::recover`).
     runtime.shutdown_background();
-    match result {
+    let mut code = match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is::<Reported>() => ExitCode::FAILURE,
         Err(e) => {
             fail(format, &e);
             ExitCode::FAILURE
         }
+    };
+    if let Some(cluster) = cluster {
+        tracing::info!("stopping the private PostgreSQL cluster");
+        if let Err(e) = cluster.stop() {
+            fail(format, &anyhow::anyhow!(e));
+            code = ExitCode::FAILURE;
+        }
     }
+    code
 }
 
 /// Reports the error that ends the process: a log line in the JSON format, so that every
@@ -320,7 +340,58 @@ fn fail(format: LogFormat, e: &anyhow::Error) {
     }
 }
 
-async fn open(url: &str) -> anyhow::Result<sqlx::PgPool> {
+/// Where the database is, as the command line says.
+struct Database {
+    url: Option<String>,
+    data_dir: Option<PathBuf>,
+}
+
+/// The database of a command other than `serve`: the URL given, else the server at the
+/// default address, else the private cluster a running `serve` keeps. Only `serve` starts
+/// one: a command that ran one for itself would leave a server behind or make each run pay
+/// for a start and a checkpoint.
+async fn open(database: &Database) -> anyhow::Result<sqlx::PgPool> {
+    let url = match localpg::choose(database.url.as_deref(), DEFAULT_DATABASE_URL).await {
+        Target::Given(url) | Target::Default(url) => url,
+        Target::Private => {
+            let account = Account::for_cluster()?;
+            let dir = localpg::data_dir(database.data_dir.as_deref(), account.as_ref())?;
+            LocalCluster::running_url(&dir).with_context(|| {
+                format!(
+                    "no PostgreSQL answers at {} and no private cluster is running in {}: \
+                     start `ownergraph serve` (it runs one there) or set DATABASE_URL",
+                    localpg::address(DEFAULT_DATABASE_URL),
+                    dir.display()
+                )
+            })?
+        }
+    };
+    open_url(&url).await
+}
+
+/// Starts the private cluster for `serve`, or says in one line how to get a server.
+async fn start_private(data_dir: Option<&Path>) -> anyhow::Result<LocalCluster> {
+    let binaries = localpg::find_binaries().with_context(|| {
+        format!(
+            "no PostgreSQL answers at {} and no PostgreSQL binaries were found: install \
+             PostgreSQL (apt-get install postgresql, dnf install postgresql-server, brew install \
+             postgresql) or set DATABASE_URL",
+            localpg::address(DEFAULT_DATABASE_URL)
+        )
+    })?;
+    let data_dir = data_dir.map(Path::to_owned);
+    // initdb, and waiting for the server, block.
+    let cluster = tokio::task::spawn_blocking(move || {
+        let account = Account::for_cluster()?;
+        let dir = localpg::data_dir(data_dir.as_deref(), account.as_ref())?;
+        LocalCluster::start(&binaries, &dir, account.as_ref())
+    })
+    .await
+    .context("starting PostgreSQL failed")??;
+    Ok(cluster)
+}
+
+async fn open_url(url: &str) -> anyhow::Result<sqlx::PgPool> {
     let pool = db::connect(url, 16)
         .await
         .with_context(|| format!("cannot connect to {}", redact(url)))?;
@@ -339,10 +410,14 @@ fn redact(url: &str) -> String {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli, cluster: &mut Option<LocalCluster>) -> anyhow::Result<()> {
+    let database = Database {
+        url: cli.database_url,
+        data_dir: cli.data_dir,
+    };
     match cli.command {
         Command::Migrate => {
-            open(&cli.database_url).await?;
+            open(&database).await?;
             tracing::info!("migrations applied");
         }
         Command::Lists {
@@ -355,7 +430,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     path,
                 },
         } => {
-            let pool = open(&cli.database_url).await?;
+            let pool = open(&database).await?;
             let started = std::time::Instant::now();
             let files = Files::read_path(format, &path)?;
             let req = ListImport {
@@ -377,7 +452,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             path,
             quiet,
         } => {
-            let pool = open(&cli.database_url).await?;
+            let pool = open(&database).await?;
             let inputs = files_of(&path, format)
                 .with_context(|| format!("cannot read {}", path.display()))?;
             let bar = progress_bar(quiet);
@@ -407,7 +482,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             output,
             quiet,
         } => {
-            let pool = open(&cli.database_url).await?;
+            let pool = open(&database).await?;
             let req = RescreenRequest {
                 scope,
                 since_version,
@@ -467,7 +542,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Export { entity, depth, out } => {
-            let pool = open(&cli.database_url).await?;
+            let pool = open(&database).await?;
             let scope = match entity {
                 Some(entity) => db::export::Scope::Around { entity, depth },
                 None => db::export::Scope::All,
@@ -488,7 +563,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit {
             command: AuditCommand::Verify { quiet },
         } => {
-            let pool = open(&cli.database_url).await?;
+            let pool = open(&database).await?;
             let bar = progress_bar(quiet);
             bar.set_style(
                 indicatif::ProgressStyle::with_template(
@@ -541,7 +616,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("evaluated in {:.1} s", started.elapsed().as_secs_f64());
         }
         Command::Seed { dir } => {
-            let pool = open(&cli.database_url).await?;
+            let pool = open(&database).await?;
             let dir = dir.unwrap_or_else(seed::default_dir);
             let r = seed::load(&pool, &dir).await?;
             tracing::info!(created = r.created, existing = r.existing, policy_version = ?r.policy_version, "seed data loaded");
@@ -589,7 +664,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             force,
             ..
         } => {
-            let pool = open(&cli.database_url).await?;
+            let pool = open(&database).await?;
             let started = std::time::Instant::now();
             let config = Config {
                 entities: entities as usize,
@@ -620,13 +695,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             no_seed,
             shutdown_timeout,
         } => {
-            let pool = open(&cli.database_url).await?;
-            if !no_seed && seed::store_is_empty(&pool).await? {
-                let dir = seed_dir.unwrap_or_else(seed::default_dir);
-                let r = seed::load(&pool, &dir).await?;
-                tracing::info!(created = r.created, dir = %dir.display(), "empty database seeded");
-            }
-            serve(pool, listen, Duration::from_secs(shutdown_timeout)).await?;
+            // Listening for signals from here on: a signal during start-up then stops a private
+            // cluster too, rather than killing the service and leaving the cluster behind.
+            let stop = stop_requested();
+            let url = match localpg::choose(database.url.as_deref(), DEFAULT_DATABASE_URL).await {
+                Target::Given(url) | Target::Default(url) => url,
+                Target::Private => cluster
+                    .insert(start_private(database.data_dir.as_deref()).await?)
+                    .url(),
+            };
+            let start_up = async {
+                let pool = open_url(&url).await?;
+                if !no_seed && seed::store_is_empty(&pool).await? {
+                    let dir = seed_dir.unwrap_or_else(seed::default_dir);
+                    let r = seed::load(&pool, &dir).await?;
+                    tracing::info!(created = r.created, dir = %dir.display(), "empty database seeded");
+                }
+                anyhow::Ok(pool)
+            };
+            // A start-up cut short leaves nothing half done: migrations and seeding run in
+            // transactions.
+            let pool = tokio::select! {
+                biased;
+                () = stopped(stop.clone()) => return Ok(()),
+                ready = start_up => ready?,
+            };
+            serve(pool, listen, Duration::from_secs(shutdown_timeout), stop).await?;
         }
     }
     Ok(())
@@ -642,25 +736,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 /// follower and the name index only feed this process's memory, and a re-screening job that
 /// was running is queued again by the next instance once its heartbeat stops
 /// (`db::jobs::STALE_AFTER`), its partial results dropped.
-async fn serve(pool: sqlx::PgPool, listen: SocketAddr, drain: Duration) -> anyhow::Result<()> {
+async fn serve(
+    pool: sqlx::PgPool,
+    listen: SocketAddr,
+    drain: Duration,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     let state = app::AppState::new(pool);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "listening; loading the graph");
-    let (stop, stopping) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        stop.send_replace(true);
-    });
-    let stopped = move || {
-        let mut stopping = stopping.clone();
-        async move {
-            // The sender never drops before sending: its task runs until the signal.
-            let _ = stopping.wait_for(|s| *s).await;
-        }
-    };
+    let stopped = move || stopped(stop.clone());
     let mut server = tokio::spawn(
         axum::serve(listener, http::router(state.clone()))
             .with_graceful_shutdown(stopped())
@@ -752,6 +840,21 @@ impl ResultWriter {
         }
         Ok(())
     }
+}
+
+/// Becomes true at SIGTERM or Ctrl-C. Listening starts when this is called; the sender's
+/// task runs until the signal, so the receiver never sees it dropped before.
+fn stop_requested() -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tx.send_replace(true);
+    });
+    rx
+}
+
+async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
 }
 
 /// SIGTERM or Ctrl-C. A signal that cannot be listened for is never taken as received.

@@ -29,6 +29,8 @@
 //! - [`seed`]: the demonstration data set in `seed-data/`.
 //! - [`gen`](crate::r#gen): a synthetic registry shaped like a real one, for benchmarks.
 //! - [`cli`]: the `ownergraph` command line, `audit verify` among its commands.
+//! - [`localpg`]: a private PostgreSQL cluster run from the installed binaries, for `serve`
+//!   when no database is named and none answers at the default address.
 //! - [`testdata`]: where tests and evaluations find the shared public sample data.
 
 pub mod app;
@@ -41,6 +43,7 @@ pub mod formats;
 pub mod r#gen;
 pub mod http;
 pub mod import;
+pub mod localpg;
 pub mod matching;
 pub mod metrics;
 pub mod names;
