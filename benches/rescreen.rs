@@ -3,10 +3,10 @@
 //!
 //! `cargo bench --bench rescreen`. `OWNERGRAPH_BENCH_ENTITIES` (default 1,000,000) and
 //! `OWNERGRAPH_BENCH_SEED` (default 1) choose the registry; `OWNERGRAPH_BENCH_DATABASE_URL`
-//! (default `postgres://postgres@127.0.0.1:5432/ogbench_rescreen`) the database, created and
-//! migrated if missing. A database whose last change is the bulk load of the same size and seed
-//! is reused; otherwise the registry is generated and loaded with `COPY`, as `ownergraph gen`
-//! does.
+//! (default `postgres://postgres@127.0.0.1:5432/ogbench_registry`, shared with `benches/cte.rs`)
+//! the database, created and migrated if missing. A database whose last change is the bulk load
+//! of the same size and seed is reused; otherwise the registry is generated and loaded with
+//! `COPY`, as `ownergraph gen` does.
 //!
 //! What is compared, per rule of the contract's example policy:
 //! - the engine: the sweep alone, on a snapshot already in memory (loaded from Postgres the way
@@ -22,17 +22,16 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use chrono::NaiveDate;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 
-use ownergraph::db;
 use ownergraph::domain::{
     Basis, ControlEffect, Decision, Interest, LocationField, OwnershipTest, PolicySpec, Rule,
 };
-use ownergraph::engine::graph::EXCLUSIVE_MARGIN;
 use ownergraph::engine::sweep::{Sweep, sweep};
 use ownergraph::engine::{NodeIx, Snapshot};
-use ownergraph::r#gen::{Config, Registry};
+
+mod common;
+use common::{as_of, env, link, load_snapshot, machine, min_share, ms, prepare, settings, status};
 
 /// Runs of each engine measurement; the median is reported.
 const ENGINE_RUNS: usize = 5;
@@ -40,21 +39,6 @@ const ENGINE_RUNS: usize = 5;
 const SQL_RUNS: usize = 3;
 /// The tolerance `OwnershipTest::crosses` allows a sum of shares, applied the same way in SQL.
 const EPS: f64 = 1e-9;
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(default)
-}
-
-fn as_of() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2025, 7, 1).expect("a date")
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort_unstable();
@@ -65,7 +49,7 @@ fn main() -> anyhow::Result<()> {
     let entities = env("OWNERGRAPH_BENCH_ENTITIES", 1_000_000) as usize;
     let seed = env("OWNERGRAPH_BENCH_SEED", 1);
     let url = std::env::var("OWNERGRAPH_BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/ogbench_rescreen".into());
+        .unwrap_or_else(|_| common::DATABASE_URL.into());
     // The engine runs outside the runtime, on rayon's pool; one thread is enough for the I/O.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -137,7 +121,10 @@ fn main() -> anyhow::Result<()> {
             .execute(&mut *conn)
             .await
     })?;
-    println!("\nSQL: PostgreSQL {}", rt.block_on(settings(&mut conn))?);
+    println!(
+        "\nSQL: PostgreSQL {}; ANALYZE run on the tables, and on the working table once seeded",
+        rt.block_on(settings(&mut conn))?
+    );
 
     let mut sql = HashMap::new();
     for (name, rule) in [("OFAC-only", &ofac), ("jurisdiction-only", &juris)] {
@@ -259,72 +246,6 @@ fn time_sweep(snap: &Snapshot, rules: &[Rule]) -> Duration {
     took
 }
 
-/// Connects, migrates, and makes sure the database holds the registry of this size and seed.
-async fn prepare(url: &str, entities: usize, seed: u64) -> anyhow::Result<PgPool> {
-    let pool = db::connect(url, 4)
-        .await
-        .with_context(|| format!("cannot connect to {url}"))?;
-    db::migrate(&pool).await?;
-    // `db::bulk::load` records the generator's size and seed in its change-log row; the registry
-    // is the one asked for when that row is the last change.
-    let last: Option<(Option<i64>, Option<i64>, bool)> = sqlx::query_as(
-        "SELECT (after->'generator'->>'entities')::bigint, (after->'generator'->>'seed')::bigint,
-                version = (SELECT version FROM graph_state)
-         FROM change_log WHERE action = 'bulk.load' ORDER BY version DESC LIMIT 1",
-    )
-    .fetch_optional(&pool)
-    .await?;
-    if last == Some((Some(entities as i64), Some(seed as i64), true)) {
-        println!(
-            "dataset: reusing the registry of {entities} entities (seed {seed}) already loaded"
-        );
-        return Ok(pool);
-    }
-    let started = Instant::now();
-    let registry = Registry::generate(&Config { entities, seed });
-    let generated = started.elapsed();
-    let started = Instant::now();
-    let loaded = db::bulk::load(&pool, &registry, seed, true).await?;
-    println!(
-        "dataset: generated {entities} entities (seed {seed}) in {:.0} ms; loaded with COPY in {:.1} s \
-         ({} ownerships, {} list entries)",
-        ms(generated),
-        started.elapsed().as_secs_f64(),
-        loaded.ownerships,
-        loaded.list_entries
-    );
-    Ok(pool)
-}
-
-/// The graph, read as the service reads it at start-up. The list-entry name changes it also
-/// produces are drained and dropped.
-async fn load_snapshot(pool: &PgPool) -> anyhow::Result<Snapshot> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
-    let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
-    let snap = db::load::snapshot(pool, tx).await?;
-    drain.await?;
-    Ok(snap)
-}
-
-/// The Postgres version and the settings that matter to these queries (all left at their
-/// defaults).
-async fn settings(conn: &mut PgConnection) -> anyhow::Result<String> {
-    let (version, rest): (String, String) = sqlx::query_as(
-        "SELECT current_setting('server_version'),
-                concat_ws(', ', 'shared_buffers ' || current_setting('shared_buffers'),
-                          'work_mem ' || current_setting('work_mem'),
-                          'effective_cache_size ' || current_setting('effective_cache_size'),
-                          'max_parallel_workers_per_gather ' || current_setting('max_parallel_workers_per_gather'),
-                          'jit ' || current_setting('jit'))",
-    )
-    .fetch_one(conn)
-    .await?;
-    Ok(format!(
-        "{version}, defaults, nothing tuned ({rest}); ANALYZE run on the tables, and on the \
-         working table once seeded"
-    ))
-}
-
 /// What the SQL side implements of a rule's test: one aggregate threshold on `shares` at their
 /// known minimum. Fails on a rule that needs more (other interests, `control: block`, one
 /// source at a time), because the SQL below would then answer a different question.
@@ -416,24 +337,6 @@ async fn seeds_sql(conn: &mut PgConnection, rule: &Rule) -> anyhow::Result<Strin
         }
         _ => bail!("not a sanctions or jurisdiction rule"),
     })
-}
-
-/// The links the rules count at the date `d` (an SQL expression): live, `shares`, valid then
-/// (`valid_from` inclusive, `valid_to` exclusive).
-fn link(d: &str) -> String {
-    format!(
-        "o.deleted_at IS NULL AND o.interest = 'shares'
-         AND (o.valid_from IS NULL OR o.valid_from <= {d})
-         AND (o.valid_to IS NULL OR {d} < o.valid_to)"
-    )
-}
-
-/// The known minimum of a link's share, as the engine reads it (`EdgeData::stated`): an
-/// exclusive lower bound ("more than 25%") counts `EXCLUSIVE_MARGIN` above it.
-fn min_share() -> String {
-    format!(
-        "(coalesce(o.share, o.share_min) + CASE WHEN o.share_min_exclusive THEN {EXCLUSIVE_MARGIN:e} ELSE 0 END)"
-    )
 }
 
 /// Who drives the rounds of [`semi_naive`].
@@ -650,33 +553,4 @@ fn cross_check(snap: &Snapshot, s: &Sweep, sql: &BTreeSet<i64>) -> anyhow::Resul
         engine.contains(&first),
         sql.contains(&first)
     )
-}
-
-/// CPU model, cores and memory, from /proc.
-fn machine() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned())
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = cpuinfo
-        .lines()
-        .filter(|l| l.starts_with("processor"))
-        .count();
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let mem = meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .map_or("?".into(), |m| m.trim().to_owned());
-    format!("{model}, {cores} cores, MemTotal {mem}")
-}
-
-/// A field of /proc/self/status, e.g. `VmHWM`.
-fn status(field: &str) -> String {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .map_or("?".into(), |v| v.trim().to_owned())
 }

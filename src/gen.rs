@@ -40,6 +40,7 @@ mod names;
 mod places;
 
 use chrono::{NaiveDate, TimeDelta};
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -60,6 +61,13 @@ const LISTED: f64 = 0.005;
 const CYCLIC: f64 = 0.01;
 /// One hundred percent, in hundredths of a percent.
 const ALL: u16 = 10_000;
+
+/// Targets in each of the benchmarks' samples ([`Registry::samples`]).
+pub const SAMPLE: usize = 1_000;
+/// An entity at least this many links below its top owner is in the benchmarks' deep sample.
+pub const DEEP: u8 = 10;
+/// The seed of the generator the benchmarks draw their samples with.
+pub const SAMPLE_SEED: u64 = 99;
 
 pub struct Config {
     pub entities: usize,
@@ -270,6 +278,101 @@ impl Registry {
                 .unwrap_or_else(|_| unreachable!("listings designate generated entities"));
         }
         b.finish(1)
+    }
+
+    /// The targets the benchmarks screen (`docs/benchmarks.md`): [`SAMPLE`] entities drawn
+    /// uniformly, with repeats, then [`SAMPLE`] of those at least [`DEEP`] links below their
+    /// top owner (all of them if there are fewer), in random order. Benchmarks seed `rng` with
+    /// [`SAMPLE_SEED`], so that they screen the same targets and their figures compare.
+    pub fn samples(&self, rng: &mut ChaCha8Rng) -> (Vec<u32>, Vec<u32>) {
+        let n = self.entities.len() as u32;
+        let random = (0..SAMPLE).map(|_| rng.gen_range(0..n)).collect();
+        let mut deep: Vec<u32> = (0..n)
+            .filter(|&ix| self.entities[ix as usize].level >= DEEP)
+            .collect();
+        deep.shuffle(rng);
+        deep.truncate(SAMPLE);
+        (random, deep)
+    }
+
+    /// A joint venture of joint ventures, `depth` levels deep: the case that defeats anything
+    /// that enumerates ownership paths. At the top two persons, the first designated on the
+    /// first of [`LISTS`]; below them `depth` levels of two British companies, each held 50/50
+    /// by the two entities of the level above; at the bottom, the last entity, one company held
+    /// 50/50 by the two of the last level. 2^(depth+1) simple paths lead from the persons to
+    /// the bottom company, in which each person's effective share is exactly 50%.
+    pub fn lattice(depth: u8) -> Registry {
+        let gb = Jurisdiction::parse("GB").unwrap_or_else(|_| unreachable!("an ISO code"));
+        let ru = Jurisdiction::parse("RU").unwrap_or_else(|_| unreachable!("an ISO code"));
+        let mut out = Registry {
+            entities: Vec::new(),
+            names: String::new(),
+            name_ends: Vec::new(),
+            links: Vec::new(),
+            listings: Vec::new(),
+        };
+        let mut add = |name: &str, entity: Entity| {
+            out.names.push_str(name);
+            out.name_ends.push(out.names.len() as u32);
+            out.entities.push(entity);
+        };
+        let person = |nationality| Entity {
+            kind: EntityKind::Person,
+            jurisdiction: Some(nationality),
+            headquarters: None,
+            level: 0,
+            group: None,
+        };
+        // The first company of the first level stands for the group's parent.
+        let company = |level| Entity {
+            kind: EntityKind::Company,
+            jurisdiction: Some(gb),
+            headquarters: Some(gb),
+            level,
+            group: Some(2),
+        };
+        add("Viktor Sergeevich Orlov", person(ru));
+        add("Margaret Ellen Hughes", person(gb));
+        for level in 1..=depth {
+            for side in ['A', 'B'] {
+                add(
+                    &format!("Lattice Holdings {level}{side} Limited"),
+                    company(level),
+                );
+            }
+        }
+        add("Lattice Operating Company Limited", company(depth + 1));
+        let bottom = out.entities.len() as u32 - 1;
+        for level in 0..=u32::from(depth) {
+            let owners = [2 * level, 2 * level + 1];
+            let owned = if level == u32::from(depth) {
+                vec![bottom]
+            } else {
+                owners.iter().map(|o| o + 2).collect()
+            };
+            for &owned in &owned {
+                for &owner in &owners {
+                    out.links.push(Link {
+                        owner,
+                        owned,
+                        interest: Interest::Shares,
+                        min: ALL / 2,
+                        max: ALL / 2,
+                        valid_from: None,
+                        valid_to: None,
+                    });
+                }
+            }
+        }
+        out.listings.push(Listing {
+            entity: 0,
+            list: 0,
+            entry: 10_001,
+            program: "RUSSIA-EO14024",
+            listed_on: ymd(2022, 2, 24),
+            delisted_on: None,
+        });
+        out
     }
 }
 
@@ -1151,5 +1254,41 @@ mod tests {
             assert!(Name::parse(r.name(ix)).is_ok(), "{:?}", r.name(ix));
         }
         assert_eq!(r.snapshot().entity_count(), n);
+    }
+
+    #[test]
+    fn the_lattice_blocks_its_bottom_company_through_a_listed_half_and_explains_it() {
+        let depth = 20;
+        let r = Registry::lattice(depth);
+        assert_eq!(r.entities().len(), 2 * usize::from(depth) + 3);
+        assert_eq!(r.links().len(), 4 * usize::from(depth) + 2);
+        for ix in 0..r.entities().len() as u32 {
+            assert!(Name::parse(r.name(ix)).is_ok(), "{:?}", r.name(ix));
+        }
+
+        let snap = r.snapshot();
+        let bottom = r.entities().len() as u32 - 1;
+        let rules = crate::domain::PolicySpec::contract_example().rules;
+        let o = engine::sweep::explain(&snap, &rules, ymd(2025, 7, 1), bottom);
+        assert_eq!(o.decision, crate::domain::Decision::Block);
+        let ofac = &o.reasons[0];
+        assert_eq!(ofac.rule, "ofac-50");
+        assert_eq!(ofac.basis, crate::domain::Basis::Owned);
+        // Every company is tainted, so its two tainted owners hold all of the bottom one.
+        assert_eq!(ofac.share, Some(100.0));
+        assert_eq!(ofac.sources, [entity_id(0)]);
+        assert_eq!(ofac.paths.len(), engine::paths::MAX_PATHS);
+        for p in &ofac.paths {
+            assert_eq!(p.len(), usize::from(depth) + 1);
+            assert_eq!(p[0].owner, entity_id(0));
+            assert_eq!(p[p.len() - 1].owned, entity_id(bottom));
+            assert!(p.iter().all(|s| s.share == Some(50.0)));
+        }
+        let ubo: Vec<(&str, f64)> = o
+            .ubo
+            .iter()
+            .map(|u| (u.entity.as_str(), u.effective_share))
+            .collect();
+        assert_eq!(ubo, [("e0000000", 50.0), ("e0000001", 50.0)]);
     }
 }
