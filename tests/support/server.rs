@@ -105,18 +105,12 @@ impl Server {
 
     /// Waits for a log line that `matches`, and returns it.
     pub async fn wait_for_log(&self, matches: impl Fn(&Value) -> bool) -> Value {
-        let started = Instant::now();
-        loop {
-            if let Some(line) = self.logs().into_iter().find(|l| matches(l)) {
-                return line;
-            }
-            assert!(
-                started.elapsed() < PATIENCE,
-                "no such log line in {:?}",
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        poll(
+            PATIENCE,
+            || self.logs().into_iter().find(|l| matches(l)),
+            || format!("no such log line in {:?}", self.logs()),
+        )
+        .await
     }
 
     /// A new connection to the service.
@@ -151,22 +145,35 @@ impl Server {
 
     /// Waits for the process to exit, for at most `limit`, and for the last of its logs.
     pub async fn exited(&mut self, limit: Duration) -> ExitStatus {
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                started.elapsed() < limit,
-                "still running after {limit:?}: {:?}",
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
+        let child = &mut self.child;
+        let logs = &self.logs;
+        let status = poll(
+            limit,
+            || child.try_wait().unwrap(),
+            || format!("still running after {limit:?}: {:?}", logs.lock().unwrap()),
+        )
+        .await;
         if let Some(reader) = self.reader.take() {
             reader.join().unwrap();
         }
         status
+    }
+}
+
+/// Checks every 20 ms until `check` gives a value, for at most `limit`; then fails with what
+/// `failure` says.
+async fn poll<T>(
+    limit: Duration,
+    mut check: impl FnMut() -> Option<T>,
+    failure: impl Fn() -> String,
+) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(found) = check() {
+            return found;
+        }
+        assert!(started.elapsed() < limit, "{}", failure());
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
