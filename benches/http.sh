@@ -5,12 +5,14 @@
 #   (c) screening throughput and latency with oha, POST /v1/screenings, at a few
 #       concurrency levels, for random and for deep entities;
 #   (d) the latency of single writes: POST /v1/entities, then POST /v1/ownerships;
+#   (f) screenings again while benches/writer.py writes at a steady rate, each write read
+#       back at once;
 #   (e) "who are the ancestors of X" answered over HTTP (GET /v1/entities/{id}/owners) and
 #       by a recursive CTE in Postgres over the same ownerships table (pgbench), side by side.
 #
 # Usage, from anywhere: benches/http.sh
 # Settings (environment): ENTITIES=1000000 SEED=1 DURATION=20s CONCURRENCY="1 4 16 64"
-#   SAMPLE=1000 WRITES=300 PORT=18080 DB=ogbench_1m; CARGO_TARGET_DIR is honoured.
+#   SAMPLE=1000 WRITES=300 WRITE_RATE=200 MIXED_CONCURRENCY=16 PORT=18080 DB=ogbench_1m; CARGO_TARGET_DIR is honoured.
 #
 # It drops and recreates the database DB (whose name must start with ogbench_), sends
 # requests to 127.0.0.1 only, bounds every loop in time and count, and stops the server it
@@ -23,6 +25,8 @@ DURATION=${DURATION:-20s}
 CONCURRENCY=${CONCURRENCY:-"1 4 16 64"}
 SAMPLE=${SAMPLE:-1000}
 WRITES=${WRITES:-300}
+WRITE_RATE=${WRITE_RATE:-200}
+MIXED_CONCURRENCY=${MIXED_CONCURRENCY:-16}
 PORT=${PORT:-18080}
 DB=${DB:-ogbench_1m}
 READY_TIMEOUT=${READY_TIMEOUT:-300}
@@ -147,7 +151,14 @@ fi
 echo "ready (/readyz 200) after $ready ms"
 grep 'graph loaded' "$OUT/serve.log" | strip_ansi
 
-section "(b) memory once ready"
+section "(b) memory once ready, and once the entity name index is built"
+grep -E 'VmRSS|VmHWM' "/proc/$SERVER/status"
+# The index over every entity's names is built after /readyz, off the request path.
+for _ in $(seq 1 $((READY_TIMEOUT * 10))); do
+    grep -q 'entity name index ready' "$OUT/serve.log" && break
+    sleep 0.1
+done
+grep 'entity name index ready' "$OUT/serve.log" | strip_ansi
 grep -E 'VmRSS|VmHWM' "/proc/$SERVER/status"
 
 # The contract's example policy; a fresh database has none.
@@ -207,6 +218,22 @@ for s in $SAMPLES; do
     done
 done
 grep -E 'VmRSS|VmHWM' "/proc/$SERVER/status"
+
+section "(f) screenings while writes run at $WRITE_RATE/s: $MIXED_CONCURRENCY clients for $DURATION"
+# benches/writer.py creates a company and has a listed entity take all of it, on a fixed
+# schedule, and screens each new company at once: it must already be blocked.
+listed=$(psql_q -d "$DB" -c "SELECT e.id FROM list_entries le
+    JOIN lists l ON l.pk = le.list_pk AND l.active JOIN entities e ON e.pk = le.entity_pk
+    WHERE le.deleted_at IS NULL AND le.delisted_on IS NULL AND e.deleted_at IS NULL
+      AND (le.listed_on IS NULL OR le.listed_on <= DATE '$AS_OF')
+    ORDER BY e.pk LIMIT 1")
+python3 benches/writer.py "$BASE" "$listed" "$WRITE_RATE" "${DURATION%s}" "$OUT/mixed" \
+    >"$OUT/mixed.txt" &
+WRITER=$!
+load "screen random c=$MIXED_CONCURRENCY" "$OUT/mixed-screen.json" -z "$DURATION" \
+    -c "$MIXED_CONCURRENCY" -m POST -T application/json -Z "$OUT/random.bodies" "$BASE/v1/screenings"
+wait "$WRITER" || echo "writer: some writes failed or were not visible to the next read"
+echo "writer: $(cat "$OUT/mixed.txt")"
 
 section "(e) ancestors over HTTP: GET /v1/entities/{id}/owners for $DURATION"
 for s in $SAMPLES; do

@@ -594,17 +594,12 @@ impl AppState {
             (None, None) => None,
         };
         // A candidate no identifier names may still be a known entity: match its names.
-        let mut possible_matches = Vec::new();
-        if let (None, Some(c)) = (&subject_id, &req.candidate)
-            && c.identifiers.is_empty()
-        {
+        let by_name = match (&subject_id, &req.candidate) {
+            (None, Some(c)) if c.identifiers.is_empty() => Some(c),
+            _ => None,
+        };
+        if by_name.is_some() {
             self.entity_names_ready().await?;
-            let party = candidate_party(c);
-            possible_matches = self.names().entity_matches(
-                &Subject::of(&party),
-                5,
-                crate::matching::REVIEW_THRESHOLD,
-            );
         }
         let mut owner_ids = Vec::with_capacity(declared.len());
         for (who, _, _) in &declared {
@@ -616,10 +611,17 @@ impl AppState {
 
         let snap = self.graph.load_full();
         let policy = self.policy.load_full();
-        // The names index may run a change ahead of the snapshot: resolve by name only to an
-        // entity the snapshot holds.
+        let possible_matches = by_name.map_or_else(Vec::new, |c| {
+            self.names().entity_matches(
+                &snap,
+                &Subject::of(&candidate_party(c)),
+                5,
+                crate::matching::REVIEW_THRESHOLD,
+            )
+        });
+        // Name matches only name entities the snapshot holds.
         let subject_id = match (subject_id, names::strong_unique(&possible_matches)) {
-            (None, Some(m)) if snap.lookup(&m.entity).is_some() => {
+            (None, Some(m)) => {
                 resolved_by = Some("name".to_owned());
                 m.entity.parse().ok()
             }

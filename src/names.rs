@@ -92,7 +92,6 @@ pub enum NameChange {
     /// An entity as it now is.
     Entity {
         key: i64,
-        id: Box<str>,
         party: Record,
     },
     RemoveEntity {
@@ -144,8 +143,8 @@ struct EntryHit {
 
 /// An entity of the graph that matched a name.
 #[derive(Clone, Debug)]
-struct EntityHit {
-    pub entity: Box<str>,
+struct EntityHit<'s> {
+    pub entity: &'s str,
     pub hit: Hit<i64>,
 }
 
@@ -154,7 +153,6 @@ struct EntityHit {
 #[derive(Default)]
 pub struct EntityNames {
     index: Index<i64>,
-    ids: HashMap<i64, Box<str>>,
 }
 
 impl EntityNames {
@@ -162,13 +160,11 @@ impl EntityNames {
     pub fn apply(&mut self, changes: Vec<NameChange>) {
         for c in changes {
             match c {
-                NameChange::Entity { key, id, party } => {
+                NameChange::Entity { key, party } => {
                     self.index.upsert(key, party);
-                    self.ids.insert(key, id);
                 }
                 NameChange::RemoveEntity { key } => {
                     self.index.remove(key);
-                    self.ids.remove(&key);
                 }
                 _ => {}
             }
@@ -177,7 +173,6 @@ impl EntityNames {
 
     pub fn shrink_to_fit(&mut self) {
         self.index.shrink_to_fit();
-        self.ids.shrink_to_fit();
     }
 }
 
@@ -286,14 +281,23 @@ impl Names {
     }
 
     /// The entities of the graph that match `query`.
-    fn match_entities(&self, query: &Query<'_>, limit: usize, threshold: f64) -> Vec<EntityHit> {
+    /// The index may run a change ahead of `snap`: an entity the snapshot does not hold yet
+    /// is left out.
+    fn match_entities<'s>(
+        &self,
+        snap: &'s Snapshot,
+        query: &Query<'_>,
+        limit: usize,
+        threshold: f64,
+    ) -> Vec<EntityHit<'s>> {
         self.entities
             .index
             .search(query, limit, threshold, |_| true)
             .into_iter()
             .filter_map(|hit| {
+                let node = snap.node(snap.lookup_key(hit.key)?)?;
                 Some(EntityHit {
-                    entity: self.entities.ids.get(&hit.key)?.clone(),
+                    entity: &node.id,
                     hit,
                 })
             })
@@ -412,12 +416,13 @@ impl Names {
     /// The graph's entities whose names match any of the subject's, best first.
     pub fn entity_matches(
         &self,
+        snap: &Snapshot,
         subject: &Subject<'_>,
         limit: usize,
         threshold: f64,
     ) -> Vec<EntityMatch> {
         let hits = subject.queries().flat_map(|q| {
-            self.match_entities(&q, limit, threshold)
+            self.match_entities(snap, &q, limit, threshold)
                 .into_iter()
                 .map(|m| {
                     let found = EntityMatch {

@@ -199,7 +199,6 @@ async fn write(
         }],
         names: vec![NameChange::Entity {
             key,
-            id: entity.id.as_str().into(),
             party: Record::of_entity(&entity),
         }],
     };

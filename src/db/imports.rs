@@ -282,7 +282,6 @@ impl Run {
         });
         self.names.push(NameChange::Entity {
             key,
-            id: e.id.as_str().into(),
             party: Record::of_entity(e),
         });
     }

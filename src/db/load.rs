@@ -238,7 +238,6 @@ pub async fn entity_names(
             all.extend(r.aliases);
             out.push(NameChange::Entity {
                 key: r.pk,
-                id: r.id.into(),
                 party: Record {
                     names: all,
                     kind: Some(kind),

@@ -300,7 +300,6 @@ async fn merge<'a>(
         changes.push(GraphChange::UpsertEntity { node: node(pk, &e) });
         names.push(NameChange::Entity {
             key: pk,
-            id: e.id.as_str().into(),
             party: Record::of_entity(&e),
         });
         after = serde_json::to_value(&e).ok();

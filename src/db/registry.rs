@@ -882,7 +882,6 @@ impl<'a> Importer<'a> {
             if !self.too_many {
                 self.names.push(NameChange::Entity {
                     key: pk,
-                    id: e.id.as_str().into(),
                     party: Record::of_entity(&e),
                 });
             }

@@ -40,26 +40,6 @@ pub async fn insert_batch(pool: &PgPool, batch: &[Record]) -> Result<(), DbError
         request.push(r.request.clone());
         response.push(serde_json::to_value(s).map_err(|e| DbError::Corrupt(e.to_string()))?);
     }
-    let mut tx = pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO screenings (id, entity, resolved_entity, decision, as_of, policy_version, graph_version,
-                                 screened_at, actor, request, response)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::int8[], $7::int8[],
-                              $8::timestamptz[], $9::text[], $10::jsonb[], $11::jsonb[])",
-    )
-    .bind(ids)
-    .bind(entity)
-    .bind(resolved)
-    .bind(decision)
-    .bind(as_of)
-    .bind(policy)
-    .bind(graph)
-    .bind(at)
-    .bind(actor)
-    .bind(request)
-    .bind(response)
-    .execute(&mut *tx)
-    .await?;
     // An applicant no identifier tied to a known entity is its own subject.
     let subjects: Vec<String> = batch
         .iter()
@@ -86,7 +66,29 @@ pub async fn insert_batch(pool: &PgPool, batch: &[Record]) -> Result<(), DbError
             })
         })
         .collect();
+    let mut tx = pool.begin().await?;
     super::alerts::raise(&mut tx, &flags).await?;
+    // Last in the transaction: its audit trigger takes the audit head's lock when it runs
+    // (migrations/0008_screening_batches.sql), and that lock must be the last one taken.
+    sqlx::query(
+        "INSERT INTO screenings (id, entity, resolved_entity, decision, as_of, policy_version, graph_version,
+                                 screened_at, actor, request, response)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::int8[], $7::int8[],
+                              $8::timestamptz[], $9::text[], $10::jsonb[], $11::jsonb[])",
+    )
+    .bind(ids)
+    .bind(entity)
+    .bind(resolved)
+    .bind(decision)
+    .bind(as_of)
+    .bind(policy)
+    .bind(graph)
+    .bind(at)
+    .bind(actor)
+    .bind(request)
+    .bind(response)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -202,6 +202,8 @@ pub enum ApplyError {
 pub struct Base {
     graph: Graph<NodeData, EdgeData, petgraph::Directed, u32>,
     by_id: HashTable<NodeIx>,
+    /// Nodes by their key in the store, for the name index (which holds keys, not ids).
+    by_key: HashTable<NodeIx>,
     hasher: hashbrown::DefaultHashBuilder,
     listings: std::collections::HashMap<NodeIx, Vec<Listing>>,
 }
@@ -211,6 +213,13 @@ impl Base {
         let h = self.hasher.hash_one(id);
         self.by_id
             .find(h, |&ix| &*self.graph[NodeIndex::new(ix as usize)].id == id)
+            .copied()
+    }
+
+    fn find_key(&self, key: i64) -> Option<NodeIx> {
+        let h = self.hasher.hash_one(key);
+        self.by_key
+            .find(h, |&ix| self.graph[NodeIndex::new(ix as usize)].key == key)
             .copied()
     }
 
@@ -224,6 +233,7 @@ impl Base {
 pub struct BaseBuilder {
     graph: Graph<NodeData, EdgeData, petgraph::Directed, u32>,
     by_id: HashTable<NodeIx>,
+    by_key: HashTable<NodeIx>,
     hasher: hashbrown::DefaultHashBuilder,
     listings: std::collections::HashMap<NodeIx, Vec<Listing>>,
     lists: imbl::HashMap<i64, Arc<ListMeta>>,
@@ -235,6 +245,7 @@ impl BaseBuilder {
         Self {
             graph: Graph::with_capacity(nodes, edges),
             by_id: HashTable::with_capacity(nodes),
+            by_key: HashTable::with_capacity(nodes),
             ..Self::default()
         }
     }
@@ -249,16 +260,20 @@ impl BaseBuilder {
     /// Adds an entity; an id seen before replaces the earlier data.
     pub fn add_node(&mut self, node: NodeData) -> NodeIx {
         let h = self.hasher.hash_one(&*node.id);
+        let key = node.key;
         let (graph, hasher) = (&mut self.graph, &self.hasher);
         // One probe finds the id or the place for it.
-        match self.by_id.entry(
+        let ix = match self.by_id.entry(
             h,
             |&ix| graph[NodeIndex::new(ix as usize)].id == node.id,
             |&i| hasher.hash_one(&*graph[NodeIndex::new(i as usize)].id),
         ) {
             hashbrown::hash_table::Entry::Occupied(e) => {
                 let ix = *e.get();
-                graph[NodeIndex::new(ix as usize)] = node;
+                let old = std::mem::replace(&mut graph[NodeIndex::new(ix as usize)], node);
+                if old.key == key {
+                    return ix;
+                }
                 ix
             }
             hashbrown::hash_table::Entry::Vacant(e) => {
@@ -267,7 +282,12 @@ impl BaseBuilder {
                 graph.add_node(node);
                 ix
             }
-        }
+        };
+        // A key left behind by replaced data no longer matches its node, and is never found.
+        self.by_key.insert_unique(hasher.hash_one(key), ix, |&i| {
+            hasher.hash_one(graph[NodeIndex::new(i as usize)].key)
+        });
+        ix
     }
 
     pub fn add_link(&mut self, owner: &str, owned: &str, data: EdgeData) -> Result<(), ApplyError> {
@@ -309,6 +329,7 @@ impl BaseBuilder {
         let base = Base {
             graph: self.graph,
             by_id: self.by_id,
+            by_key: self.by_key,
             hasher: self.hasher,
             listings: self.listings,
         };
@@ -335,6 +356,8 @@ struct Overlay {
     nodes: imbl::HashMap<NodeIx, Option<Arc<NodeData>>>,
     /// Ids of nodes added since the base.
     by_id: imbl::HashMap<Arc<str>, NodeIx>,
+    /// Keys of nodes added since the base, or given another key.
+    by_key: imbl::HashMap<i64, NodeIx>,
     next: NodeIx,
     ins: imbl::HashMap<NodeIx, imbl::Vector<Link>>,
     outs: imbl::HashMap<NodeIx, imbl::Vector<Link>>,
@@ -383,6 +406,17 @@ impl Snapshot {
             .copied()
             .or_else(|| self.base.find(id))?;
         self.node(ix).map(|_| ix)
+    }
+
+    /// The index of a live entity, by its key in the store.
+    pub fn lookup_key(&self, key: i64) -> Option<NodeIx> {
+        let ix = self
+            .overlay
+            .by_key
+            .get(&key)
+            .copied()
+            .or_else(|| self.base.find_key(key))?;
+        self.node(ix).filter(|n| n.key == key).map(|_| ix)
     }
 
     /// A live entity's data.
@@ -531,6 +565,9 @@ impl Snapshot {
                         ix
                     }
                 };
+                if self.node(ix).is_none_or(|n| n.key != node.key) {
+                    self.overlay.by_key.insert(node.key, ix);
+                }
                 self.overlay.nodes.insert(ix, Some(Arc::new(node.clone())));
             }
             GraphChange::RemoveEntity { id } => {
@@ -807,6 +844,53 @@ mod tests {
         assert_eq!(c.base_edge_count(), 2);
         assert_eq!(owners_of(&c, "c"), owners_of(&s, "c"));
         assert!(c.lookup("a").is_none());
+    }
+
+    #[test]
+    fn entities_are_found_by_key_in_the_base_the_overlay_and_after_compaction() {
+        let keyed = |id: &str, key: i64| NodeData { key, ..node(id) };
+        let mut b = BaseBuilder::default();
+        b.add_node(keyed("a", 10));
+        b.add_node(keyed("b", 11));
+        // The same id again with new data keeps its node.
+        b.add_node(NodeData {
+            name: "B renamed".into(),
+            ..keyed("b", 11)
+        });
+        let s = b.finish(1);
+        let id_of = |s: &Snapshot, key| s.lookup_key(key).map(|ix| s.node(ix).unwrap().id.to_string());
+        assert_eq!(id_of(&s, 10).as_deref(), Some("a"));
+        assert_eq!(id_of(&s, 11).as_deref(), Some("b"));
+        assert_eq!(id_of(&s, 12), None);
+
+        let s = s
+            .apply(
+                &[
+                    GraphChange::UpsertEntity {
+                        node: keyed("c", 12),
+                    },
+                    GraphChange::RemoveEntity { id: "a".into() },
+                ],
+                2,
+            )
+            .unwrap();
+        assert_eq!(id_of(&s, 12).as_deref(), Some("c"));
+        assert_eq!(id_of(&s, 10), None, "a removed entity is not found by its key");
+        let s = s
+            .apply(
+                &[GraphChange::UpsertEntity {
+                    node: keyed("a", 13),
+                }],
+                3,
+            )
+            .unwrap();
+        assert_eq!(id_of(&s, 13).as_deref(), Some("a"));
+        assert_eq!(id_of(&s, 10), None);
+
+        let c = s.compact();
+        for (key, id) in [(11, Some("b")), (12, Some("c")), (13, Some("a")), (10, None)] {
+            assert_eq!(id_of(&c, key).as_deref(), id, "key {key} after compaction");
+        }
     }
 
     /// The sizes a snapshot keeps, counted the slow way.

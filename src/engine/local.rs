@@ -7,10 +7,9 @@
 //! add its declared owners without touching the shared snapshot.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use petgraph::Direction;
+use hashbrown::HashMap;
 use petgraph::graph::{Graph, NodeIndex};
 
 use super::graph::{Link, Listing, NodeData, NodeIx, Snapshot, UnknownOwner};
@@ -119,17 +118,6 @@ impl<'s> Builder<'s> {
         }
     }
 
-    /// Links of `ix` in direction `dir` that hold at the date and count as ownership.
-    fn links(&self, ix: NodeIx, dir: Direction) -> Vec<Link> {
-        let as_of = self.as_of;
-        let keep =
-            move |l: &Link| l.data.interest != Interest::Consolidation && l.data.valid_at(as_of);
-        match dir {
-            Direction::Incoming => self.snap.owners(ix).filter(keep).collect(),
-            Direction::Outgoing => self.snap.holdings(ix).filter(keep).collect(),
-        }
-    }
-
     fn edge(&mut self, owner: NodeIndex, owned: NodeIndex, l: &Link) {
         let d = l.data;
         self.graph.add_edge(
@@ -142,6 +130,11 @@ impl<'s> Builder<'s> {
             },
         );
     }
+}
+
+/// Whether a link holds at `as_of` and counts as ownership.
+fn counts_at(as_of: NaiveDate) -> impl Fn(&Link) -> bool {
+    move |l| l.data.interest != Interest::Consolidation && l.data.valid_at(as_of)
 }
 
 fn missing(ix: NodeIx) -> NodeData {
@@ -189,7 +182,7 @@ impl<'s> Local<'s> {
         };
         while let Some(ix) = b.queue.pop() {
             let here = b.seen[&ix];
-            for l in b.links(ix, Direction::Incoming) {
+            for l in snap.owners(ix).filter(counts_at(as_of)) {
                 if Some(ix) == target_ix && replaced.contains(&(l.owner, l.data.interest)) {
                     continue;
                 }
@@ -211,7 +204,7 @@ impl<'s> Local<'s> {
         let t = b.node(&Party::Known(target));
         while let Some(ix) = b.queue.pop() {
             let here = b.seen[&ix];
-            for l in b.links(ix, Direction::Outgoing) {
+            for l in snap.holdings(ix).filter(counts_at(as_of)) {
                 let d = b.node(&Party::Known(l.owned));
                 b.edge(here, d, &l);
             }
