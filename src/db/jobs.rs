@@ -394,7 +394,9 @@ pub async fn cancel(pool: &PgPool, actor: &str, id: &str) -> Result<Job, DbError
 }
 
 /// Queues again the running jobs whose instance stopped (no heartbeat for [`STALE_AFTER`]),
-/// or fails those already tried [`MAX_ATTEMPTS`] times. Returns how many of each.
+/// or fails those already tried [`MAX_ATTEMPTS`] times. Returns how many of each. Each
+/// statement checks the attempts itself: a job that goes stale between the two is failed by
+/// the next call, never queued once too often.
 pub async fn recover(pool: &PgPool) -> Result<(u64, u64), DbError> {
     let stale = format!("{} seconds", STALE_AFTER.as_secs());
     let failed = sqlx::query(
@@ -412,9 +414,10 @@ pub async fn recover(pool: &PgPool) -> Result<(u64, u64), DbError> {
         "UPDATE jobs SET status = 'queued',
                 notes = notes || format('started again: the service running attempt %s stopped at %s of %s entities (%s)',
                                         attempts, done, coalesce(total::text, 'unknown'), heartbeat_at)
-         WHERE status = 'running' AND heartbeat_at < now() - $1::interval",
+         WHERE status = 'running' AND heartbeat_at < now() - $1::interval AND attempts < $2",
     )
     .bind(&stale)
+    .bind(MAX_ATTEMPTS)
     .execute(pool)
     .await?
     .rows_affected();

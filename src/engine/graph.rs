@@ -858,7 +858,10 @@ mod tests {
             ..keyed("b", 11)
         });
         let s = b.finish(1);
-        let id_of = |s: &Snapshot, key| s.lookup_key(key).map(|ix| s.node(ix).unwrap().id.to_string());
+        let id_of = |s: &Snapshot, key| {
+            s.lookup_key(key)
+                .map(|ix| s.node(ix).unwrap().id.to_string())
+        };
         assert_eq!(id_of(&s, 10).as_deref(), Some("a"));
         assert_eq!(id_of(&s, 11).as_deref(), Some("b"));
         assert_eq!(id_of(&s, 12), None);
@@ -875,7 +878,11 @@ mod tests {
             )
             .unwrap();
         assert_eq!(id_of(&s, 12).as_deref(), Some("c"));
-        assert_eq!(id_of(&s, 10), None, "a removed entity is not found by its key");
+        assert_eq!(
+            id_of(&s, 10),
+            None,
+            "a removed entity is not found by its key"
+        );
         let s = s
             .apply(
                 &[GraphChange::UpsertEntity {
@@ -888,7 +895,12 @@ mod tests {
         assert_eq!(id_of(&s, 10), None);
 
         let c = s.compact();
-        for (key, id) in [(11, Some("b")), (12, Some("c")), (13, Some("a")), (10, None)] {
+        for (key, id) in [
+            (11, Some("b")),
+            (12, Some("c")),
+            (13, Some("a")),
+            (10, None),
+        ] {
             assert_eq!(id_of(&c, key).as_deref(), id, "key {key} after compaction");
         }
     }

@@ -126,9 +126,13 @@ async fn audit_covers_policy_screenings_and_list_imports_and_verifies() {
     let e = &screened[0];
     assert_eq!(e["actor"], "tester");
     assert_eq!(e["subject"], "target");
-    assert_eq!(e["after"]["id"], screening["id"]);
-    assert_eq!(e["after"]["decision"], "clear");
-    assert_eq!(e["after"]["policy_version"], 2);
+    assert_eq!(e["context"]["count"], 1);
+    let stored_batch = e["after"]["screenings"].as_array().unwrap();
+    assert_eq!(stored_batch.len(), 1);
+    let one = &stored_batch[0];
+    assert_eq!(one["id"], screening["id"]);
+    assert_eq!(one["decision"], "clear");
+    assert_eq!(one["policy_version"], 2);
     // The digest in the trail is the stored answer's.
     let stored: String = sqlx::query_scalar(
         "SELECT encode(sha256(convert_to(response::text, 'UTF8')), 'hex') FROM screenings WHERE id = $1",
@@ -137,7 +141,7 @@ async fn audit_covers_policy_screenings_and_list_imports_and_verifies() {
     .fetch_one(&app.state.db)
     .await
     .unwrap();
-    assert_eq!(e["after"]["response_sha256"], stored);
+    assert_eq!(one["response_sha256"], stored);
 
     let report = verify(&app).await;
     let (count, head): (i64, String) = sqlx::query_as(
@@ -492,8 +496,56 @@ async fn audit_concurrent_writes_and_screenings_keep_one_unbroken_chain() {
     futures_util::future::join_all(writes).await;
     let report = verify(&app).await;
     assert_eq!(report["intact"], true, "{report}");
+    // Screenings stored together share an entry.
+    let screened = trail(&app, "action=screening").await;
+    let listed: usize = screened
+        .iter()
+        .map(|e| e["after"]["screenings"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(listed, 6, "six screenings");
     assert_eq!(
-        report["entries"], 13,
-        "one create, six more, six screenings"
+        report["entries"],
+        7 + screened.len(),
+        "one create, six more, and the screenings' entries"
     );
+}
+
+#[tokio::test]
+async fn audit_concurrent_screenings_each_appear_once_with_their_digest() {
+    let app = TestApp::new().await;
+    app.entities(&["x", "y", "z"]).await;
+    let ids = ["x", "y", "z"];
+    let screenings =
+        futures_util::future::join_all((0..30).map(|i| app.screen(ids[i % ids.len()]))).await;
+    let mut answered: Vec<&str> = screenings
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    answered.sort_unstable();
+
+    // However the screenings were batched, every one is listed exactly once.
+    let entries = trail(&app, "action=screening").await;
+    let mut listed = Vec::new();
+    for e in &entries {
+        let batch = e["after"]["screenings"].as_array().unwrap();
+        assert_eq!(e["context"]["count"], batch.len(), "{e}");
+        for one in batch {
+            let id = one["id"].as_str().unwrap().to_owned();
+            let entity = one["entity"].as_str().unwrap();
+            let subjects: Vec<&str> = e["subject"].as_str().unwrap().split(',').collect();
+            assert!(subjects.contains(&entity), "{entity} not in {subjects:?}");
+            let stored: String = sqlx::query_scalar(
+                "SELECT encode(sha256(convert_to(response::text, 'UTF8')), 'hex') FROM screenings WHERE id = $1",
+            )
+            .bind(&id)
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+            assert_eq!(one["response_sha256"], stored, "{id}");
+            listed.push(id);
+        }
+    }
+    listed.sort_unstable();
+    assert_eq!(listed, answered);
+    assert_eq!(verify(&app).await["intact"], true);
 }
