@@ -205,7 +205,7 @@ pub struct Base {
     /// Nodes by their key in the store, for the name index (which holds keys, not ids).
     by_key: HashTable<NodeIx>,
     hasher: hashbrown::DefaultHashBuilder,
-    listings: std::collections::HashMap<NodeIx, Vec<Listing>>,
+    listings: hashbrown::HashMap<NodeIx, Vec<Listing>>,
 }
 
 impl Base {
@@ -235,7 +235,7 @@ pub struct BaseBuilder {
     by_id: HashTable<NodeIx>,
     by_key: HashTable<NodeIx>,
     hasher: hashbrown::DefaultHashBuilder,
-    listings: std::collections::HashMap<NodeIx, Vec<Listing>>,
+    listings: hashbrown::HashMap<NodeIx, Vec<Listing>>,
     lists: imbl::HashMap<i64, Arc<ListMeta>>,
     unknowns: imbl::HashMap<Arc<str>, Arc<[UnknownOwner]>>,
 }
@@ -367,6 +367,18 @@ struct Overlay {
     changes: usize,
 }
 
+impl Overlay {
+    /// What `map` holds for `ix`. Most snapshots have an empty or small overlay, and the
+    /// persistent maps hash with SipHash: skipping the lookup of an empty one keeps reading the
+    /// base as cheap as reading a plain graph.
+    fn get<'m, V>(&self, map: &'m imbl::HashMap<NodeIx, V>, ix: NodeIx) -> Option<&'m V>
+    where
+        V: Clone,
+    {
+        if map.is_empty() { None } else { map.get(&ix) }
+    }
+}
+
 /// One consistent, immutable view of the graph at a change-log version.
 #[derive(Clone)]
 pub struct Snapshot {
@@ -421,7 +433,7 @@ impl Snapshot {
 
     /// A live entity's data.
     pub fn node(&self, ix: NodeIx) -> Option<&NodeData> {
-        match self.overlay.nodes.get(&ix) {
+        match self.overlay.get(&self.overlay.nodes, ix) {
             Some(n) => n.as_deref(),
             None if ix < self.base.node_count() => {
                 Some(&self.base.graph[NodeIndex::new(ix as usize)])
@@ -453,8 +465,7 @@ impl Snapshot {
     pub fn owners(&self, ix: NodeIx) -> impl Iterator<Item = Link> + '_ {
         let added = self
             .overlay
-            .ins
-            .get(&ix)
+            .get(&self.overlay.ins, ix)
             .into_iter()
             .flat_map(|v| v.iter().copied());
         self.base_links(ix, Incoming).chain(added)
@@ -464,8 +475,7 @@ impl Snapshot {
     pub fn holdings(&self, ix: NodeIx) -> impl Iterator<Item = Link> + '_ {
         let added = self
             .overlay
-            .outs
-            .get(&ix)
+            .get(&self.overlay.outs, ix)
             .into_iter()
             .flat_map(|v| v.iter().copied());
         self.base_links(ix, Outgoing).chain(added)
@@ -473,7 +483,7 @@ impl Snapshot {
 
     /// Every designation of `ix`, active or not.
     pub fn listings(&self, ix: NodeIx) -> &[Listing] {
-        match self.overlay.listings.get(&ix) {
+        match self.overlay.get(&self.overlay.listings, ix) {
             Some(l) => l,
             None => self.base.listings.get(&ix).map_or(&[], Vec::as_slice),
         }

@@ -18,7 +18,7 @@
 //! [`super::screen`] decides (tests/engine_reference.rs checks both against a naive reference on
 //! random graphs).
 
-use std::collections::{HashMap, HashSet};
+use hashbrown::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 use petgraph::Direction::Incoming;
