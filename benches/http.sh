@@ -12,9 +12,10 @@
 #
 # Usage, from anywhere: benches/http.sh
 # Settings (environment): ENTITIES=1000000 SEED=1 DURATION=20s CONCURRENCY="1 4 16 64"
-#   SAMPLE=1000 WRITES=300 WRITE_RATE=200 MIXED_CONCURRENCY=16 PORT=18080 DB=ogbench_1m; CARGO_TARGET_DIR is honoured.
+#   SAMPLE=1000 WRITES=300 WRITE_RATE=200 MIXED_CONCURRENCY=16 PORT=18080 DB=ogbench_1m
+#   KEEP=0 (1: reuse DB if it exists) DEEP=1 (0: no deep sample); CARGO_TARGET_DIR is honoured.
 #
-# It drops and recreates the database DB (whose name must start with ogbench_), sends
+# Unless KEEP=1, it drops and recreates the database DB (whose name must start with ogbench_), sends
 # requests to 127.0.0.1 only, bounds every loop in time and count, and stops the server it
 # started when it ends, however it ends.
 set -euo pipefail
@@ -26,6 +27,8 @@ CONCURRENCY=${CONCURRENCY:-"1 4 16 64"}
 SAMPLE=${SAMPLE:-1000}
 WRITES=${WRITES:-300}
 WRITE_RATE=${WRITE_RATE:-200}
+KEEP=${KEEP:-0}
+DEEP=${DEEP:-1}
 MIXED_CONCURRENCY=${MIXED_CONCURRENCY:-16}
 PORT=${PORT:-18080}
 DB=${DB:-ogbench_1m}
@@ -87,12 +90,16 @@ stop_server() {
 }
 trap stop_server EXIT
 
-section "generate $ENTITIES entities (seed $SEED) into $DB"
-psql_q -d postgres -c "DROP DATABASE IF EXISTS $DB"
-t=$(now_ns)
-"$BIN" --database-url "$URL" gen --entities "$ENTITIES" --seed "$SEED" 2>"$OUT/gen.log"
-echo "gen: $(ms_since "$t") ms in all"
-grep 'synthetic registry loaded' "$OUT/gen.log" | strip_ansi
+if [[ $KEEP == 1 ]] && psql_q -d "$DB" -c "SELECT 1" >/dev/null 2>&1; then
+    section "reusing $DB as it is (KEEP=1)"
+else
+    section "generate $ENTITIES entities (seed $SEED) into $DB"
+    psql_q -d postgres -c "DROP DATABASE IF EXISTS $DB"
+    t=$(now_ns)
+    "$BIN" --database-url "$URL" gen --entities "$ENTITIES" --seed "$SEED" 2>"$OUT/gen.log"
+    echo "gen: $(ms_since "$t") ms in all"
+    grep 'synthetic registry loaded' "$OUT/gen.log" | strip_ansi
+fi
 psql_q -d "$DB" -F ' ' -c "SELECT 'entities', count(*) FROM entities
     UNION ALL SELECT 'ownerships', count(*) FROM ownerships
     UNION ALL SELECT 'list entries', count(*) FROM list_entries"
@@ -106,12 +113,17 @@ echo "VACUUM (ANALYZE): $(ms_since "$t") ms"
 section "samples: $SAMPLE random entities, $SAMPLE deep ones (10 to 12 links below their top owner)"
 # Depth is the longest chain of shares links from an entity with no owner. Entities whose
 # depth reaches the cut-off of 16 sit below a cross-holding (a cycle) and are left out.
+# The deep sample's query walks every chain from every top owner: minutes at five million
+# (DEEP=0 leaves it out).
 psql_q -d "$DB" <<SQL
 DROP SCHEMA IF EXISTS bench CASCADE;
 CREATE SCHEMA bench;
 CREATE TABLE bench.random AS
     SELECT row_number() OVER () AS n, id FROM (SELECT id FROM entities ORDER BY md5(id) LIMIT $SAMPLE) s;
-CREATE TABLE bench.deep AS
+CREATE TABLE bench.deep (n bigint, id text);
+SQL
+[[ $DEEP == 1 ]] && psql_q -d "$DB" <<SQL
+INSERT INTO bench.deep
     WITH RECURSIVE down(pk, depth) AS (
         SELECT e.pk, 0 FROM entities e
         WHERE NOT EXISTS (SELECT 1 FROM ownerships o WHERE o.owned_pk = e.pk AND o.interest = 'shares')
