@@ -263,7 +263,7 @@ impl BaseBuilder {
         let key = node.key;
         let (graph, hasher) = (&mut self.graph, &self.hasher);
         // One probe finds the id or the place for it.
-        let ix = match self.by_id.entry(
+        let (ix, new_key) = match self.by_id.entry(
             h,
             |&ix| graph[NodeIndex::new(ix as usize)].id == node.id,
             |&i| hasher.hash_one(&*graph[NodeIndex::new(i as usize)].id),
@@ -271,22 +271,21 @@ impl BaseBuilder {
             hashbrown::hash_table::Entry::Occupied(e) => {
                 let ix = *e.get();
                 let old = std::mem::replace(&mut graph[NodeIndex::new(ix as usize)], node);
-                if old.key == key {
-                    return ix;
-                }
-                ix
+                (ix, old.key != key)
             }
             hashbrown::hash_table::Entry::Vacant(e) => {
                 let ix = NodeIndex::<u32>::new(graph.node_count()).index() as NodeIx;
                 e.insert(ix);
                 graph.add_node(node);
-                ix
+                (ix, true)
             }
         };
         // A key left behind by replaced data no longer matches its node, and is never found.
-        self.by_key.insert_unique(hasher.hash_one(key), ix, |&i| {
-            hasher.hash_one(graph[NodeIndex::new(i as usize)].key)
-        });
+        if new_key {
+            self.by_key.insert_unique(hasher.hash_one(key), ix, |&i| {
+                hasher.hash_one(graph[NodeIndex::new(i as usize)].key)
+            });
+        }
         ix
     }
 
