@@ -49,6 +49,15 @@ def main():
             data = resp.read()
             return resp.status, json.loads(data) if data else None, 1000 * (time.perf_counter() - t)
 
+        def write(what, path, body):
+            """One acknowledged write, timed; false if it failed."""
+            status, _, ms = post(path, body)
+            with lock:
+                writes.append(ms)
+                if status != 201:
+                    failures.append(f"{what} {status}")
+            return status == 201
+
         step = first
         while True:
             due = start + step * interval
@@ -59,26 +68,14 @@ def main():
                 time.sleep(pause)
             company = f"bench-mix-{run}-{step}"
             step += THREADS
-            status, _, ms = post(
-                "/v1/entities",
-                {"id": company, "kind": "company", "name": f"Benchmark Mixed {company} Limited",
-                 "jurisdiction": "GB"},
+            steps = (
+                ("entity", "/v1/entities",
+                 {"id": company, "kind": "company",
+                  "name": f"Benchmark Mixed {company} Limited", "jurisdiction": "GB"}),
+                ("ownership", "/v1/ownerships",
+                 {"owner": owner, "owned": company, "share": 100, "source": "benchmark"}),
             )
-            with lock:
-                writes.append(ms)
-            if status != 201:
-                with lock:
-                    failures.append(f"entity {status}")
-                continue
-            status, _, ms = post(
-                "/v1/ownerships",
-                {"owner": owner, "owned": company, "share": 100, "source": "benchmark"},
-            )
-            with lock:
-                writes.append(ms)
-            if status != 201:
-                with lock:
-                    failures.append(f"ownership {status}")
+            if not all(write(what, path, body) for what, path, body in steps):
                 continue
             status, body, ms = post("/v1/screenings", {"entity": company, "as_of": "2025-07-01"})
             with lock:
