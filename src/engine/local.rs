@@ -132,9 +132,10 @@ impl<'s> Builder<'s> {
     }
 }
 
-/// Whether a link holds at `as_of` and counts as ownership.
-fn counts_at(as_of: NaiveDate) -> impl Fn(&Link) -> bool {
-    move |l| l.data.interest != Interest::Consolidation && l.data.valid_at(as_of)
+/// Whether a link holds at `as_of` and counts as ownership or control: the links a local
+/// graph copies, and the whole-graph pass follows.
+pub(super) fn counts(l: &Link, as_of: NaiveDate) -> bool {
+    l.data.interest != Interest::Consolidation && l.data.valid_at(as_of)
 }
 
 fn missing(ix: NodeIx) -> NodeData {
@@ -182,7 +183,7 @@ impl<'s> Local<'s> {
         };
         while let Some(ix) = b.queue.pop() {
             let here = b.seen[&ix];
-            for l in snap.owners(ix).filter(counts_at(as_of)) {
+            for l in snap.owners(ix).filter(|l| counts(l, as_of)) {
                 if Some(ix) == target_ix && replaced.contains(&(l.owner, l.data.interest)) {
                     continue;
                 }
@@ -204,7 +205,7 @@ impl<'s> Local<'s> {
         let t = b.node(&Party::Known(target));
         while let Some(ix) = b.queue.pop() {
             let here = b.seen[&ix];
-            for l in snap.holdings(ix).filter(counts_at(as_of)) {
+            for l in snap.holdings(ix).filter(|l| counts(l, as_of)) {
                 let d = b.node(&Party::Known(l.owned));
                 b.edge(here, d, &l);
             }

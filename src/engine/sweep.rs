@@ -26,7 +26,7 @@ use petgraph::graph::{EdgeIndex, Graph, NodeIndex};
 use rayon::prelude::*;
 
 use super::graph::{Link, NodeIx, Snapshot};
-use super::local::{Local, Party};
+use super::local::{Local, Party, counts};
 use super::rules::{Sources, TaintSet, control_in, grow, held_in};
 use super::solve::{System, solve};
 use super::{Outcome, screen};
@@ -127,11 +127,6 @@ fn reach(snap: &Snapshot, roots: Vec<NodeIx>, follow: impl Fn(&Link) -> bool) ->
         .collect();
     v.sort_unstable();
     v
-}
-
-/// Links that hold at the date and count as ownership or control, as in [`Local`].
-fn counts(l: &Link, as_of: NaiveDate) -> bool {
-    l.data.interest != Interest::Consolidation && l.data.valid_at(as_of)
 }
 
 fn share(l: &Link, max: bool) -> f64 {
