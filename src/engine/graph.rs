@@ -366,16 +366,11 @@ struct Overlay {
     changes: usize,
 }
 
-impl Overlay {
-    /// What `map` holds for `ix`. Most snapshots have an empty or small overlay, and the
-    /// persistent maps hash with SipHash: skipping the lookup of an empty one keeps reading the
-    /// base as cheap as reading a plain graph.
-    fn get<'m, V>(&self, map: &'m imbl::HashMap<NodeIx, V>, ix: NodeIx) -> Option<&'m V>
-    where
-        V: Clone,
-    {
-        if map.is_empty() { None } else { map.get(&ix) }
-    }
+/// What an overlay map holds for `ix`. Most snapshots have an empty or small overlay, and the
+/// persistent maps hash with SipHash: skipping the lookup in an empty one keeps reading the
+/// base as cheap as reading a plain graph.
+fn overlaid<V: Clone>(map: &imbl::HashMap<NodeIx, V>, ix: NodeIx) -> Option<&V> {
+    if map.is_empty() { None } else { map.get(&ix) }
 }
 
 /// One consistent, immutable view of the graph at a change-log version.
@@ -432,7 +427,7 @@ impl Snapshot {
 
     /// A live entity's data.
     pub fn node(&self, ix: NodeIx) -> Option<&NodeData> {
-        match self.overlay.get(&self.overlay.nodes, ix) {
+        match overlaid(&self.overlay.nodes, ix) {
             Some(n) => n.as_deref(),
             None if ix < self.base.node_count() => {
                 Some(&self.base.graph[NodeIndex::new(ix as usize)])
@@ -462,9 +457,7 @@ impl Snapshot {
 
     /// The links into `ix`: its owners.
     pub fn owners(&self, ix: NodeIx) -> impl Iterator<Item = Link> + '_ {
-        let added = self
-            .overlay
-            .get(&self.overlay.ins, ix)
+        let added = overlaid(&self.overlay.ins, ix)
             .into_iter()
             .flat_map(|v| v.iter().copied());
         self.base_links(ix, Incoming).chain(added)
@@ -472,9 +465,7 @@ impl Snapshot {
 
     /// The links out of `ix`: what it holds.
     pub fn holdings(&self, ix: NodeIx) -> impl Iterator<Item = Link> + '_ {
-        let added = self
-            .overlay
-            .get(&self.overlay.outs, ix)
+        let added = overlaid(&self.overlay.outs, ix)
             .into_iter()
             .flat_map(|v| v.iter().copied());
         self.base_links(ix, Outgoing).chain(added)
@@ -482,7 +473,7 @@ impl Snapshot {
 
     /// Every designation of `ix`, active or not.
     pub fn listings(&self, ix: NodeIx) -> &[Listing] {
-        match self.overlay.get(&self.overlay.listings, ix) {
+        match overlaid(&self.overlay.listings, ix) {
             Some(l) => l,
             None => self.base.listings.get(&ix).map_or(&[], Vec::as_slice),
         }
