@@ -19,6 +19,7 @@ Prints one summary line; writes the latencies (ms) to OUT_PREFIX.writes and .rea
 
 import http.client
 import json
+import os
 import sys
 import threading
 import time
@@ -39,12 +40,17 @@ def main():
     start = time.monotonic()
     lock = threading.Lock()
 
+    headers = {
+        "content-type": "application/json",
+        "authorization": "Bearer " + os.environ["OWNERGRAPH_KEY"],
+    }
+
     def worker(first):
         conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
 
         def post(path, body):
             t = time.perf_counter()
-            conn.request("POST", path, json.dumps(body), {"content-type": "application/json"})
+            conn.request("POST", path, json.dumps(body), headers)
             resp = conn.getresponse()
             data = resp.read()
             return resp.status, json.loads(data) if data else None, 1000 * (time.perf_counter() - t)

@@ -44,6 +44,7 @@ const COMPACT_AFTER: usize = 50_000;
 const CHANGES: &str = "ownergraph_changes";
 const POLICY: &str = "ownergraph_policy";
 const JOBS: &str = "ownergraph_jobs";
+const KEYS: &str = "ownergraph_keys";
 /// How often the store is read even without an announcement.
 const POLL_STORE: Duration = Duration::from_secs(10);
 
@@ -57,6 +58,10 @@ pub struct AppState {
     pub names: Arc<RwLock<Names>>,
     /// What this service counts, for `/metrics`. Each state has its own registry.
     pub metrics: Arc<Metrics>,
+    /// The API keys that may be used.
+    pub keys: Arc<crate::http::auth::KeyRing>,
+    /// The limits on requests in flight and on each key's rate.
+    pub gate: Arc<crate::http::limits::Gate>,
     applier: Arc<Applier>,
     /// Woken when a job is queued.
     jobs: Arc<tokio::sync::Notify>,
@@ -102,6 +107,8 @@ impl AppState {
             ready: Arc::new(AtomicBool::new(false)),
             names: Arc::new(RwLock::new(Names::new())),
             metrics: Arc::new(Metrics::new()),
+            keys: Arc::default(),
+            gate: Arc::new(crate::http::limits::Gate::new(Default::default())),
             applier: Arc::new(Applier {
                 pending: Mutex::new(Pending::default()),
                 applied,
@@ -113,10 +120,17 @@ impl AppState {
         }
     }
 
+    /// The same service with other limits on its requests.
+    pub fn with_limits(mut self, limits: crate::http::limits::Limits) -> Self {
+        self.gate = Arc::new(crate::http::limits::Gate::new(limits));
+        self
+    }
+
     /// Loads the graph, the list-entry names and the policy in one consistent read, starts
     /// following the change log and building the entity name index, and marks the service
     /// ready.
     pub async fn load(&self) -> Result<(), DbError> {
+        self.refresh_keys().await?;
         let (snapshot, names) = load(&self.db).await?;
         let policy = db::policy::current(&self.db).await?;
         let version = snapshot.version();
@@ -439,7 +453,7 @@ impl AppState {
             .await
             .map_err(DbError::from)?;
         listener
-            .listen_all([CHANGES, POLICY, JOBS])
+            .listen_all([CHANGES, POLICY, JOBS, KEYS])
             .await
             .map_err(DbError::from)?;
         // What committed before the listening began is read now.
@@ -454,6 +468,7 @@ impl AppState {
                         }
                     }
                     POLICY => self.refresh_policy().await?,
+                    KEYS => self.refresh_keys().await?,
                     _ => self.jobs.notify_one(),
                 },
                 // The connection dropped and was opened again: announcements may be lost.
@@ -472,11 +487,18 @@ impl AppState {
         }
     }
 
-    /// Applies whatever the change log holds past the published version, and loads the policy
-    /// in force if it is newer.
+    /// Applies whatever the change log holds past the published version, loads the policy
+    /// in force if it is newer, and reads the usable keys again.
     async fn refresh(&self) -> Result<(), ApiError> {
         self.catch_up().await?;
-        self.refresh_policy().await
+        self.refresh_policy().await?;
+        Ok(self.refresh_keys().await?)
+    }
+
+    /// Reads the usable API keys from the store again.
+    pub async fn refresh_keys(&self) -> Result<(), DbError> {
+        self.keys.replace(db::keys::usable(&self.db).await?);
+        Ok(())
     }
 
     async fn refresh_policy(&self) -> Result<(), ApiError> {

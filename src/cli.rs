@@ -9,7 +9,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::domain::{JobResult, ListId, ListKind, Name, RescreenRequest, Scope};
+use crate::domain::{
+    JobResult, KeyName, ListId, ListKind, Name, NewKey, RescreenRequest, Role, Scope,
+};
 use crate::formats::{self, Files, Format};
 use crate::r#gen::{Config, Registry, files};
 use crate::import::registry::{RegistryFormat, files_of};
@@ -70,6 +72,8 @@ enum Command {
         /// process exits anyway after that (with status 1).
         #[arg(long, env = "OWNERGRAPH_SHUTDOWN_TIMEOUT", default_value_t = 30)]
         shutdown_timeout: u64,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Run the migrations and exit.
     Migrate,
@@ -131,6 +135,11 @@ enum Command {
         /// No progress bar (it is also off when stderr is not a terminal).
         #[arg(long)]
         quiet: bool,
+    },
+    /// API keys: make one (shown once), list them, revoke one.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
     },
     /// The audit trail of every write, import, screening, policy change and decision.
     Audit {
@@ -221,6 +230,58 @@ enum ListsCommand {
     },
 }
 
+/// What keeps overload from queueing forever (src/http/limits.rs).
+#[derive(clap::Args)]
+struct LimitArgs {
+    /// The largest request body in bytes, but for imports (which take files of their own size).
+    #[arg(long, env = "OWNERGRAPH_BODY_LIMIT", default_value_t = http::limits::BODY_BYTES)]
+    body_limit: usize,
+    /// Seconds a request may take before it is answered 503 and its transaction rolled back.
+    #[arg(long, env = "OWNERGRAPH_REQUEST_TIMEOUT", default_value_t = http::limits::REQUEST_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    request_timeout: u64,
+    /// Requests handled at once; more are answered 503 with Retry-After at once, not queued.
+    #[arg(long, env = "OWNERGRAPH_MAX_IN_FLIGHT", default_value_t = http::limits::MAX_IN_FLIGHT,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    max_in_flight: u32,
+    /// Requests a second each API key may make on this instance (a burst of one second's
+    /// worth); past it, 429 with Retry-After.
+    #[arg(long, env = "OWNERGRAPH_KEY_RATE_LIMIT", default_value_t = http::limits::PER_KEY_PER_SECOND)]
+    key_rate_limit: std::num::NonZeroU32,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> http::limits::Limits {
+        http::limits::Limits {
+            body_bytes: self.body_limit,
+            request_timeout: Duration::from_secs(self.request_timeout),
+            max_in_flight: self.max_in_flight as usize,
+            per_key_per_second: self.key_rate_limit,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Make a key with a role and store it; prints the key, once. Nothing can show it again.
+    Create {
+        #[arg(long, value_enum)]
+        role: Role,
+        /// The key's name: the actor the audit trail records for what is done with it.
+        #[arg(long)]
+        name: String,
+        /// The key stops working this many days from now.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        expires_in_days: Option<u32>,
+    },
+    /// Every key, revoked and expired ones too, without secrets.
+    List,
+    /// Revoke a key by name, at once on every instance.
+    Revoke { name: String },
+    /// Print a new random key without storing it, for `OWNERGRAPH_BOOTSTRAP_KEY`.
+    Generate,
+}
+
 #[derive(Subcommand)]
 enum AuditCommand {
     /// Check the whole hash chain: every entry as written, none missing, the head at the last
@@ -275,6 +336,54 @@ fn parse_list_kind(s: &str) -> Result<ListKind, String> {
 #[derive(Debug, thiserror::Error)]
 #[error("already reported")]
 struct Reported;
+
+/// Who runs a key command on the host, as the audit trail names them.
+fn host_actor() -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    format!("host:{user}")
+}
+
+async fn keys(database: &Database, command: KeysCommand) -> anyhow::Result<()> {
+    let show = |k: &db::keys::KeyInfo| {
+        let state = match (&k.revoked_at, &k.expires_at) {
+            (Some(t), _) => format!("revoked {}", t.format("%Y-%m-%d %H:%M")),
+            (None, Some(t)) if *t <= chrono::Utc::now() => {
+                format!("expired {}", t.format("%Y-%m-%d"))
+            }
+            (None, Some(t)) => format!("expires {}", t.format("%Y-%m-%d")),
+            (None, None) => "active".into(),
+        };
+        println!("{}\t{}\tog_{}_…\t{}", k.name, k.role, k.prefix, state);
+    };
+    match command {
+        KeysCommand::Create {
+            role,
+            name,
+            expires_in_days,
+        } => {
+            let name = KeyName::try_from(name)?;
+            let expires =
+                expires_in_days.map(|d| chrono::Utc::now() + chrono::Duration::days(d.into()));
+            let key = NewKey::generate();
+            let pool = open(database).await?;
+            let info = db::keys::create(&pool, &name, role, expires, &key, &host_actor()).await?;
+            eprintln!(
+                "made {} key '{}'; it is shown this once:",
+                info.role, info.name
+            );
+            println!("{}", key.text);
+        }
+        KeysCommand::List => db::keys::list(&open(database).await?)
+            .await?
+            .iter()
+            .for_each(show),
+        KeysCommand::Revoke { name } => {
+            show(&db::keys::revoke(&open(database).await?, &name, &host_actor()).await?)
+        }
+        KeysCommand::Generate => println!("{}", NewKey::generate().text),
+    }
+    Ok(())
+}
 
 /// 12345 as `12,345`.
 fn thousands(n: u64) -> String {
@@ -560,6 +669,7 @@ async fn run(cli: Cli, cluster: &mut Option<LocalCluster>) -> anyhow::Result<()>
                 written.parties, written.links, written.unknowns
             );
         }
+        Command::Keys { command } => keys(&database, command).await?,
         Command::Audit {
             command: AuditCommand::Verify { quiet },
         } => {
@@ -694,6 +804,7 @@ async fn run(cli: Cli, cluster: &mut Option<LocalCluster>) -> anyhow::Result<()>
             seed_dir,
             no_seed,
             shutdown_timeout,
+            limits,
         } => {
             // Listening for signals from here on: a signal during start-up then stops a private
             // cluster too, rather than killing the service and leaving the cluster behind.
@@ -711,6 +822,15 @@ async fn run(cli: Cli, cluster: &mut Option<LocalCluster>) -> anyhow::Result<()>
                     let r = seed::load(&pool, &dir).await?;
                     tracing::info!(created = r.created, dir = %dir.display(), "empty database seeded");
                 }
+                if let Ok(text) = std::env::var("OWNERGRAPH_BOOTSTRAP_KEY") {
+                    let key = NewKey::given(&text)
+                        .map_err(|e| anyhow::anyhow!("OWNERGRAPH_BOOTSTRAP_KEY: {e}"))?;
+                    if db::keys::bootstrap(&pool, &key).await? {
+                        tracing::info!(prefix = %key.prefix, "bootstrap admin key stored");
+                    } else {
+                        tracing::warn!(prefix = %key.prefix, "OWNERGRAPH_BOOTSTRAP_KEY names a revoked key; it stays revoked");
+                    }
+                }
                 anyhow::Ok(pool)
             };
             // A start-up cut short leaves nothing half done: migrations and seeding run in
@@ -720,10 +840,26 @@ async fn run(cli: Cli, cluster: &mut Option<LocalCluster>) -> anyhow::Result<()>
                 () = stopped(stop.clone()) => return Ok(()),
                 ready = start_up => ready?,
             };
-            serve(pool, listen, Duration::from_secs(shutdown_timeout), stop).await?;
+            let drain = Duration::from_secs(shutdown_timeout);
+            serve(pool, listen, limits.limits(), drain, stop).await?;
         }
     }
     Ok(())
+}
+
+/// Connections waiting to be accepted: a burst of thousands of clients at once waits here
+/// (the kernel caps it at `net.core.somaxconn`) instead of being refused or reset.
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Serves until SIGTERM or Ctrl-C, then drains: the listener closes at once (new connections
@@ -739,13 +875,12 @@ async fn run(cli: Cli, cluster: &mut Option<LocalCluster>) -> anyhow::Result<()>
 async fn serve(
     pool: sqlx::PgPool,
     listen: SocketAddr,
+    limits: http::limits::Limits,
     drain: Duration,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let state = app::AppState::new(pool);
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+    let state = app::AppState::new(pool).with_limits(limits);
+    let listener = bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "listening; loading the graph");
     let stopped = move || stopped(stop.clone());

@@ -212,6 +212,7 @@ pub async fn verify(
 
 /// One entry, as the API shows it.
 #[derive(Debug, Clone, Serialize, ToSchema, FromRow)]
+#[schema(as = AuditEntry)]
 pub struct Entry {
     pub seq: i64,
     pub recorded_at: DateTime<Utc>,

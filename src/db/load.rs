@@ -2,8 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use hashbrown::HashMap;
-
 use futures_util::TryStreamExt;
 use sqlx::PgPool;
 use tokio::sync::mpsc;
@@ -97,7 +95,6 @@ pub async fn snapshot(
     let (nodes, edges) = (nodes.max(0.0) as usize, edges.max(0.0) as usize);
     let links = tokio::spawn(links(pool.clone(), shared, edges));
     let mut b = BaseBuilder::with_capacity(nodes, edges);
-    let mut by_key = HashMap::with_capacity(nodes);
     copy::for_each_row(
         &mut tx,
         "SELECT pk, id, name, kind, jurisdiction, headquarters FROM entities WHERE deleted_at IS NULL",
@@ -107,7 +104,7 @@ pub async fn snapshot(
             let name = f.str()?;
             let kind = EntityKind::parse(f.str()?)
                 .ok_or_else(|| DbError::Corrupt(format!("entity '{id}' kind")))?;
-            let ix = b.add_node(NodeData {
+            b.add_node(NodeData {
                 key,
                 kind,
                 jurisdiction: parse_jurisdiction(f.str_opt()?)?,
@@ -115,7 +112,6 @@ pub async fn snapshot(
                 id: id.into(),
                 name: name.into(),
             });
-            by_key.insert(key, ix);
             Ok(())
         },
     )
@@ -125,13 +121,13 @@ pub async fn snapshot(
         .map_err(|e| DbError::Corrupt(format!("reading ownerships: {e}")))??;
     for (owner, owned, edge) in links {
         let ix = |key| {
-            by_key.get(&key).copied().ok_or_else(|| {
+            b.find_key(key).ok_or_else(|| {
                 DbError::Corrupt(format!("ownership {} links a deleted entity", edge.key))
             })
         };
-        b.add_link_ix(ix(owner)?, ix(owned)?, edge);
+        let (owner, owned) = (ix(owner)?, ix(owned)?);
+        b.add_link_ix(owner, owned, edge);
     }
-    drop(by_key);
     let lists: Vec<ListRow> = sqlx::query_as(&format!("SELECT {LIST_COLUMNS} FROM lists"))
         .fetch_all(&mut *tx)
         .await?;

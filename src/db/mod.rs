@@ -16,6 +16,7 @@ pub mod entities;
 pub mod export;
 pub mod imports;
 pub mod jobs;
+pub mod keys;
 pub mod lists;
 pub mod load;
 pub mod matches;
@@ -81,6 +82,10 @@ pub fn on_constraint(e: sqlx::Error) -> DbError {
             "an entry with this id already exists on this list",
         ),
         Some("screenings_pkey") => conflict("id_taken", "a screening with this id already exists"),
+        Some("api_keys_name_key") => conflict("name_taken", "a key with this name already exists"),
+        Some("api_keys_prefix_key") => {
+            conflict("key_taken", "this key is already stored under another name")
+        }
         Some("entities_lei_key") => {
             conflict("identifier_taken", "another entity already has this LEI")
         }

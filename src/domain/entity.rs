@@ -50,25 +50,21 @@ impl EntityKind {
     }
 }
 
-/// A display name: trimmed, 1–500 characters, no control characters.
+/// A display name: [`super::clean_text`] of 1–500 characters.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(try_from = "String", into = "String")]
 #[schema(value_type = String)]
 pub struct Name(String);
 
 #[derive(Debug, thiserror::Error)]
-#[error("a name is 1 to 500 characters, without control characters")]
+#[error("a name is 1 to 500 characters, without control or bidirectional override characters")]
 pub struct InvalidName;
 
 impl Name {
     pub fn parse(s: &str) -> Result<Self, InvalidName> {
-        let s = s.trim();
-        let ok = !s.is_empty() && s.chars().count() <= 500 && !s.chars().any(char::is_control);
-        if ok {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(InvalidName)
-        }
+        super::clean_text(s, 500)
+            .map(|t| Self(t.to_owned()))
+            .ok_or(InvalidName)
     }
 
     pub fn as_str(&self) -> &str {
@@ -126,19 +122,19 @@ fn valid_scheme(k: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
 }
 
-/// An identifier value other than an LEI: trimmed, 1–128 printable characters.
+/// An identifier value other than an LEI: [`super::clean_text`] of 1–128 characters.
 struct IdentifierValue(String);
 
 impl<'de> Deserialize<'de> for IdentifierValue {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        let t = s.trim();
-        if t.is_empty() || t.chars().count() > 128 || t.chars().any(char::is_control) {
-            return Err(de::Error::custom(
-                "an identifier is 1 to 128 printable characters",
-            ));
-        }
-        Ok(Self(t.to_owned()))
+        super::clean_text(&s, 128)
+            .map(|t| Self(t.to_owned()))
+            .ok_or_else(|| {
+                de::Error::custom(
+                    "an identifier is 1 to 128 characters, without control or bidirectional override characters",
+                )
+            })
     }
 }
 

@@ -1,6 +1,7 @@
 //! Validated domain types. JSON is parsed into these once, at the HTTP edge; past it a
 //! [`Share`] is always in `(0, 100]`, a [`Jurisdiction`] is always an ISO 3166 code, and so on.
 
+mod access;
 mod alert;
 mod entity;
 mod ids;
@@ -13,6 +14,7 @@ mod policy;
 mod screening;
 mod share;
 
+pub use access::*;
 pub use alert::*;
 pub use entity::*;
 pub use ids::*;
@@ -56,8 +58,20 @@ impl Invalid {
     }
 }
 
-/// Free text such as a source or a programme name: trimmed, 1–256 characters, no control
-/// characters.
+/// Text as the service keeps it, from a caller or a published source: `s` trimmed, when that
+/// is 1 to `max` characters with no control characters and none of the bidirectional
+/// embedding, override and isolate characters (U+202A–U+202E, U+2066–U+2069), which make
+/// stored text display as something other than what it is ("Trojan Source"). Marks that only
+/// set a direction (U+200E, U+200F) and joiners (U+200C, U+200D), which real names use, stay.
+pub fn clean_text(s: &str, max: usize) -> Option<&str> {
+    let t = s.trim();
+    let allowed = |c: char| {
+        !c.is_control() && !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    };
+    (!t.is_empty() && t.chars().count() <= max && t.chars().all(allowed)).then_some(t)
+}
+
+/// Free text such as a source or a programme name: [`clean_text`] of 1–256 characters.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(try_from = "String", into = "String")]
 #[schema(value_type = String)]
@@ -72,12 +86,9 @@ impl Text {
 impl TryFrom<String> for Text {
     type Error = &'static str;
     fn try_from(s: String) -> Result<Self, Self::Error> {
-        let t = s.trim();
-        if t.is_empty() || t.chars().count() > 256 || t.chars().any(char::is_control) {
-            Err("text is 1 to 256 characters, without control characters")
-        } else {
-            Ok(Self(t.to_owned()))
-        }
+        clean_text(&s, 256).map(|t| Self(t.to_owned())).ok_or(
+            "text is 1 to 256 characters, without control or bidirectional override characters",
+        )
     }
 }
 
@@ -109,4 +120,31 @@ where
     D: Deserializer<'de>,
 {
     Option::<T>::deserialize(d).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_text_refuses_what_would_display_as_something_else_and_keeps_real_scripts() {
+        for (raw, kept) in [
+            ("  Acme Ltd  ", Some("Acme Ltd")),
+            ("شركة المثال\u{200F}", Some("شركة المثال\u{200F}")),
+            ("क्\u{200D}ष", Some("क्\u{200D}ष")),
+            (
+                "Rob'); DROP TABLE entities;--",
+                Some("Rob'); DROP TABLE entities;--"),
+            ),
+            ("Acme \u{202E}dtL\u{202C}", None),
+            ("Acme \u{2067}Ltd\u{2069}", None),
+            ("tab\there", None),
+            ("nul\0", None),
+            ("   ", None),
+        ] {
+            assert_eq!(clean_text(raw, 100), kept, "{raw:?}");
+        }
+        assert_eq!(clean_text(&"é".repeat(100), 100).map(str::len), Some(200));
+        assert_eq!(clean_text(&"é".repeat(101), 100), None);
+    }
 }

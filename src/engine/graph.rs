@@ -199,8 +199,14 @@ pub enum ApplyError {
 }
 
 /// The bulk-built part of a snapshot.
+///
+/// Layout for the walks every screening and whole-graph pass makes: the petgraph holds only
+/// the structure (8 bytes a node, so many nodes share a cache line) and the entity data sits
+/// apart in `nodes`, read only for the nodes a walk reaches. Links are added in order of the
+/// entity they point to, so a node's owners lie next to each other in the edge array.
 pub struct Base {
-    graph: Graph<NodeData, EdgeData, petgraph::Directed, u32>,
+    graph: Graph<(), EdgeData, petgraph::Directed, u32>,
+    nodes: Vec<NodeData>,
     by_id: HashTable<NodeIx>,
     /// Nodes by their key in the store, for the name index (which holds keys, not ids).
     by_key: HashTable<NodeIx>,
@@ -210,28 +216,45 @@ pub struct Base {
 
 impl Base {
     fn find(&self, id: &str) -> Option<NodeIx> {
-        let h = self.hasher.hash_one(id);
-        self.by_id
-            .find(h, |&ix| &*self.graph[NodeIndex::new(ix as usize)].id == id)
-            .copied()
+        find_id(&self.by_id, &self.hasher, &self.nodes, id)
     }
 
     fn find_key(&self, key: i64) -> Option<NodeIx> {
-        let h = self.hasher.hash_one(key);
-        self.by_key
-            .find(h, |&ix| self.graph[NodeIndex::new(ix as usize)].key == key)
-            .copied()
+        find_key(&self.by_key, &self.hasher, &self.nodes, key)
     }
 
     fn node_count(&self) -> u32 {
-        self.graph.node_count() as u32
+        self.nodes.len() as u32
     }
+}
+
+fn find_id(
+    table: &HashTable<NodeIx>,
+    hasher: &hashbrown::DefaultHashBuilder,
+    nodes: &[NodeData],
+    id: &str,
+) -> Option<NodeIx> {
+    table
+        .find(hasher.hash_one(id), |&ix| &*nodes[ix as usize].id == id)
+        .copied()
+}
+
+fn find_key(
+    table: &HashTable<NodeIx>,
+    hasher: &hashbrown::DefaultHashBuilder,
+    nodes: &[NodeData],
+    key: i64,
+) -> Option<NodeIx> {
+    table
+        .find(hasher.hash_one(key), |&ix| nodes[ix as usize].key == key)
+        .copied()
 }
 
 /// Builds a base from rows in bulk, as at start-up.
 #[derive(Default)]
 pub struct BaseBuilder {
-    graph: Graph<NodeData, EdgeData, petgraph::Directed, u32>,
+    nodes: Vec<NodeData>,
+    links: Vec<Link>,
     by_id: HashTable<NodeIx>,
     by_key: HashTable<NodeIx>,
     hasher: hashbrown::DefaultHashBuilder,
@@ -243,7 +266,8 @@ pub struct BaseBuilder {
 impl BaseBuilder {
     pub fn with_capacity(nodes: usize, edges: usize) -> Self {
         Self {
-            graph: Graph::with_capacity(nodes, edges),
+            nodes: Vec::with_capacity(nodes),
+            links: Vec::with_capacity(edges),
             by_id: HashTable::with_capacity(nodes),
             by_key: HashTable::with_capacity(nodes),
             ..Self::default()
@@ -251,39 +275,41 @@ impl BaseBuilder {
     }
 
     fn find(&self, id: &str) -> Option<NodeIx> {
-        let h = self.hasher.hash_one(id);
-        self.by_id
-            .find(h, |&ix| &*self.graph[NodeIndex::new(ix as usize)].id == id)
-            .copied()
+        find_id(&self.by_id, &self.hasher, &self.nodes, id)
+    }
+
+    /// The node added with this key in the store.
+    pub fn find_key(&self, key: i64) -> Option<NodeIx> {
+        find_key(&self.by_key, &self.hasher, &self.nodes, key)
     }
 
     /// Adds an entity; an id seen before replaces the earlier data.
     pub fn add_node(&mut self, node: NodeData) -> NodeIx {
         let h = self.hasher.hash_one(&*node.id);
         let key = node.key;
-        let (graph, hasher) = (&mut self.graph, &self.hasher);
+        let (nodes, hasher) = (&mut self.nodes, &self.hasher);
         // One probe finds the id or the place for it.
         let (ix, new_key) = match self.by_id.entry(
             h,
-            |&ix| graph[NodeIndex::new(ix as usize)].id == node.id,
-            |&i| hasher.hash_one(&*graph[NodeIndex::new(i as usize)].id),
+            |&ix| nodes[ix as usize].id == node.id,
+            |&i| hasher.hash_one(&*nodes[i as usize].id),
         ) {
             hashbrown::hash_table::Entry::Occupied(e) => {
                 let ix = *e.get();
-                let old = std::mem::replace(&mut graph[NodeIndex::new(ix as usize)], node);
+                let old = std::mem::replace(&mut nodes[ix as usize], node);
                 (ix, old.key != key)
             }
             hashbrown::hash_table::Entry::Vacant(e) => {
-                let ix = NodeIndex::<u32>::new(graph.node_count()).index() as NodeIx;
+                let ix = nodes.len() as NodeIx;
                 e.insert(ix);
-                graph.add_node(node);
+                nodes.push(node);
                 (ix, true)
             }
         };
         // A key left behind by replaced data no longer matches its node, and is never found.
         if new_key {
             self.by_key.insert_unique(hasher.hash_one(key), ix, |&i| {
-                hasher.hash_one(graph[NodeIndex::new(i as usize)].key)
+                hasher.hash_one(nodes[i as usize].key)
             });
         }
         ix
@@ -301,11 +327,7 @@ impl BaseBuilder {
     }
 
     pub fn add_link_ix(&mut self, owner: NodeIx, owned: NodeIx, data: EdgeData) {
-        self.graph.add_edge(
-            NodeIndex::new(owner as usize),
-            NodeIndex::new(owned as usize),
-            data,
-        );
+        self.links.push(Link { owner, owned, data });
     }
 
     pub fn add_listing(&mut self, entity: &str, listing: Listing) -> Result<(), ApplyError> {
@@ -324,9 +346,26 @@ impl BaseBuilder {
         self.unknowns.insert(Arc::from(entity), unknowns.into());
     }
 
-    pub fn finish(self, version: i64) -> Snapshot {
+    pub fn finish(mut self, version: i64) -> Snapshot {
+        let mut graph = Graph::with_capacity(self.nodes.len(), self.links.len());
+        for _ in 0..self.nodes.len() {
+            graph.add_node(());
+        }
+        // petgraph puts each new edge at the head of its nodes' lists: adding a node's owners
+        // in reverse order of `(owned, owner)` leaves them in the edge array side by side and
+        // walks them in ascending order of owner, whatever order the rows came in.
+        self.links
+            .sort_unstable_by_key(|l| std::cmp::Reverse((l.owned, l.owner)));
+        for l in self.links {
+            graph.add_edge(
+                NodeIndex::new(l.owner as usize),
+                NodeIndex::new(l.owned as usize),
+                l.data,
+            );
+        }
         let base = Base {
-            graph: self.graph,
+            graph,
+            nodes: self.nodes,
             by_id: self.by_id,
             by_key: self.by_key,
             hasher: self.hasher,
@@ -334,7 +373,7 @@ impl BaseBuilder {
         };
         Snapshot {
             version,
-            entities: base.graph.node_count(),
+            entities: base.nodes.len(),
             links: base.graph.edge_count(),
             overlay: Overlay {
                 next: base.node_count(),
@@ -429,10 +468,7 @@ impl Snapshot {
     pub fn node(&self, ix: NodeIx) -> Option<&NodeData> {
         match overlaid(&self.overlay.nodes, ix) {
             Some(n) => n.as_deref(),
-            None if ix < self.base.node_count() => {
-                Some(&self.base.graph[NodeIndex::new(ix as usize)])
-            }
-            None => None,
+            None => self.base.nodes.get(ix as usize),
         }
     }
 

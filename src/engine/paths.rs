@@ -5,9 +5,13 @@
 //! by its strength so far times the best strength with which any start can reach its head (a
 //! max-product Dijkstra from the starts). That bound is exact for the best completion, so
 //! complete paths come out strongest first and each costs about one expansion per step.
+//! Strengths are kept as negative logarithms: a product of thousands of shares underflows a
+//! float to zero, a sum of their logarithms does not.
 //!
-//! Must not break: bounded work. The number of paths, their length and the expansions are
-//! capped, so a hostile graph yields fewer paths, never a slow answer.
+//! Must not break: bounded work, and at least one path whenever a start reaches the target.
+//! The number of paths, their length and the expansions are capped, so a hostile graph yields
+//! fewer paths, never a slow answer; when the caps leave none (a chain thousands deep), the
+//! strongest path is read off the Dijkstra tree, in time linear in its length.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -63,7 +67,13 @@ struct Step {
     /// The edge from `node` towards the target, and the step it leads to.
     edge: Option<EdgeIndex>,
     next: usize,
-    strength: f64,
+    /// −ln of the strength from `node` to the target.
+    cost: f64,
+}
+
+/// −ln of an edge's strength; `None` for an edge of no strength.
+fn cost(w: f64) -> Option<f64> {
+    (w > 0.0).then(|| -w.min(1.0).ln())
 }
 
 /// The strongest simple paths from any start to `target`, each as its edges from the start.
@@ -73,20 +83,21 @@ pub fn strongest<N, E>(
     spec: &PathSpec,
     k: usize,
 ) -> Vec<Vec<EdgeIndex>> {
-    let reach = best_from_starts(g, spec);
+    let (reach, via) = best_from_starts(g, spec);
     let mut out = Vec::new();
-    if reach[target.index()] == 0.0 {
+    if reach[target.index()].is_infinite() {
         return out;
     }
     let mut arena = vec![Step {
         node: target,
         edge: None,
         next: usize::MAX,
-        strength: 1.0,
+        cost: 0.0,
     }];
     let mut heap = BinaryHeap::new();
+    // The heap pops the greatest priority: the least cost.
     heap.push(Item {
-        priority: reach[target.index()],
+        priority: -reach[target.index()],
         depth: 0,
         arena: 0,
     });
@@ -108,26 +119,39 @@ pub fn strongest<N, E>(
             continue;
         }
         for e in g.edges_directed(head, Incoming) {
-            let Some(w) = (spec.weight)(e.id()) else {
+            let Some(c) = (spec.weight)(e.id()).and_then(cost) else {
                 continue;
             };
             let from = e.source();
             let r = reach[from.index()];
-            if r == 0.0 || on_path(&arena, item.arena, from) {
+            if r.is_infinite() || on_path(&arena, item.arena, from) {
                 continue;
             }
-            let strength = arena[item.arena].strength * w;
+            let so_far = arena[item.arena].cost + c;
             arena.push(Step {
                 node: from,
                 edge: Some(e.id()),
                 next: item.arena,
-                strength,
+                cost: so_far,
             });
             heap.push(Item {
-                priority: strength * r,
+                priority: -(so_far + r),
                 depth: item.depth + 1,
                 arena: arena.len() - 1,
             });
+        }
+    }
+    if out.is_empty() {
+        // The caps left no path: the strongest one, from the tree of best predecessors.
+        let mut path = Vec::new();
+        let mut at = target;
+        while let Some(e) = via[at.index()] {
+            path.push(e);
+            at = g.edge_endpoints(e).map_or(at, |(from, _)| from);
+        }
+        path.reverse();
+        if !path.is_empty() {
+            out.push(path);
         }
     }
     out
@@ -152,9 +176,10 @@ fn collect(arena: &[Step], mut at: usize) -> Vec<EdgeIndex> {
     edges
 }
 
-/// For every node, the strongest product of weights from any start to it (1 at a start, 0
-/// where no start reaches). Weights are at most 1, so a Dijkstra on products is exact.
-fn best_from_starts<N, E>(g: &Graph<N, E>, spec: &PathSpec) -> Vec<f64> {
+/// For every node, −ln of the strongest product of weights from any start to it (0 at a
+/// start, infinite where no start reaches), and the last edge of that strongest path. Weights
+/// are at most 1, so costs are never negative and a Dijkstra is exact.
+fn best_from_starts<N, E>(g: &Graph<N, E>, spec: &PathSpec) -> (Vec<f64>, Vec<Option<EdgeIndex>>) {
     #[derive(PartialEq)]
     struct Best(f64, NodeIndex);
     impl Eq for Best {}
@@ -164,32 +189,35 @@ fn best_from_starts<N, E>(g: &Graph<N, E>, spec: &PathSpec) -> Vec<f64> {
         }
     }
     impl Ord for Best {
+        // The heap pops the least cost first.
         fn cmp(&self, o: &Self) -> Ordering {
-            self.0.total_cmp(&o.0).then(o.1.cmp(&self.1))
+            o.0.total_cmp(&self.0).then(o.1.cmp(&self.1))
         }
     }
-    let mut best = vec![0.0; g.node_count()];
+    let mut best = vec![f64::INFINITY; g.node_count()];
+    let mut via = vec![None; g.node_count()];
     let mut heap = BinaryHeap::new();
     for n in g.node_indices().filter(|&n| (spec.is_start)(n)) {
-        best[n.index()] = 1.0;
-        heap.push(Best(1.0, n));
+        best[n.index()] = 0.0;
+        heap.push(Best(0.0, n));
     }
-    while let Some(Best(s, n)) = heap.pop() {
-        if s < best[n.index()] {
+    while let Some(Best(c, n)) = heap.pop() {
+        if c > best[n.index()] {
             continue;
         }
         for e in g.edges_directed(n, Outgoing) {
-            let Some(w) = (spec.weight)(e.id()) else {
+            let Some(w) = (spec.weight)(e.id()).and_then(cost) else {
                 continue;
             };
             let t = e.target();
-            if s * w > best[t.index()] {
-                best[t.index()] = s * w;
-                heap.push(Best(s * w, t));
+            if c + w < best[t.index()] {
+                best[t.index()] = c + w;
+                via[t.index()] = Some(e.id());
+                heap.push(Best(c + w, t));
             }
         }
     }
-    best
+    (best, via)
 }
 
 #[cfg(test)]
@@ -249,5 +277,30 @@ mod tests {
             10,
         );
         assert!(paths.is_empty());
+    }
+
+    #[test]
+    fn a_chain_past_every_cap_still_yields_its_one_path() {
+        // 5,000 links of 75%: the product underflows a float, and the chain is far longer
+        // than a reported path may be.
+        let mut g: Graph<(), f64> = Graph::new();
+        let nodes: Vec<NodeIndex> = (0..5_001).map(|_| g.add_node(())).collect();
+        for w in nodes.windows(2) {
+            g.add_edge(w[0], w[1], 0.75);
+        }
+        assert_eq!(0.75f64.powi(5_000), 0.0);
+        let paths = strongest(
+            &g,
+            nodes[5_000],
+            &PathSpec {
+                is_start: &|n| n == nodes[0],
+                weight: &|e| Some(g[e]),
+            },
+            MAX_PATHS,
+        );
+        assert_eq!(paths.len(), 1);
+        assert_eq!(paths[0].len(), 5_000);
+        assert_eq!(g.edge_endpoints(paths[0][0]).unwrap().0, nodes[0]);
+        assert_eq!(g.edge_endpoints(paths[0][4_999]).unwrap().1, nodes[5_000]);
     }
 }

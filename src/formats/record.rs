@@ -225,7 +225,7 @@ pub fn push_identifier(
     if value.is_empty() {
         return;
     }
-    if value.chars().count() > MAX_IDENTIFIER_CHARS || value.chars().any(char::is_control) {
+    if crate::domain::clean_text(&value, MAX_IDENTIFIER_CHARS).is_none() {
         notes.dropped_identifiers += 1;
         return;
     }

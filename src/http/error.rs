@@ -19,6 +19,18 @@ pub enum ApiError {
         message: String,
         field: Option<String>,
     },
+    /// 401: no API key, or one that is not valid.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: a valid key whose role does not allow the request.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 429: the key made more requests than its rate allows; try again after the seconds.
+    #[error("too many requests for this key; try again in {0} s")]
+    RateLimited(u64),
+    /// 503 at once: as many requests are in flight as the service takes.
+    #[error("the service is at capacity; try again shortly")]
+    Overloaded,
     /// 404.
     #[error("{0}")]
     NotFound(String, Option<String>),
@@ -74,6 +86,20 @@ impl ApiError {
                 "malformed_request",
                 message.clone(),
                 field.clone(),
+            ),
+            Self::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "unauthorized", m.clone(), None),
+            Self::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone(), None),
+            Self::RateLimited(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                self.to_string(),
+                None,
+            ),
+            Self::Overloaded => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                self.to_string(),
+                None,
             ),
             Self::NotFound(m, field) => {
                 (StatusCode::NOT_FOUND, "not_found", m.clone(), field.clone())
@@ -148,7 +174,24 @@ impl IntoResponse for ApiError {
                 field,
             },
         };
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        match self {
+            Self::Unauthorized(_) => {
+                headers.insert(
+                    axum::http::header::WWW_AUTHENTICATE,
+                    axum::http::HeaderValue::from_static("Bearer"),
+                );
+            }
+            Self::RateLimited(seconds) => {
+                headers.insert(axum::http::header::RETRY_AFTER, seconds.into());
+            }
+            Self::Overloaded => {
+                headers.insert(axum::http::header::RETRY_AFTER, 1.into());
+            }
+            _ => {}
+        }
+        response
     }
 }
 

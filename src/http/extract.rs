@@ -10,19 +10,17 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
-
-/// The default limit on request bodies.
-pub const BODY_LIMIT: usize = 1024 * 1024;
+use crate::app::AppState;
 
 pub struct Json<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+impl<T: DeserializeOwned> FromRequest<AppState> for Json<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let bytes = Bytes::from_request(req, state).await.map_err(|r| {
             if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::TooLarge(BODY_LIMIT)
+                ApiError::TooLarge(state.gate.limits.body_bytes)
             } else {
                 ApiError::Malformed {
                     message: r.body_text(),
@@ -88,29 +86,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     }
 }
 
-/// The acting user, from the `X-Actor` header, for the change log. Authentication will
-/// replace this with the caller's key name; until then a missing header is `anonymous`.
+/// The acting caller: the name of the API key the request was authenticated with, which the
+/// audit trail records.
 pub struct Actor(pub String);
 
 impl<S: Send + Sync> FromRequestParts<S> for Actor {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let actor = match parts.headers.get("x-actor") {
-            None => "anonymous".to_owned(),
-            Some(v) => {
-                let s = v
-                    .to_str()
-                    .ok()
-                    .map(str::trim)
-                    .filter(|s| (1..=128).contains(&s.len()));
-                s.ok_or_else(|| ApiError::Malformed {
-                    message: "X-Actor is 1 to 128 visible ASCII characters".into(),
-                    field: Some("X-Actor".into()),
-                })?
-                .to_owned()
-            }
-        };
-        Ok(Actor(actor))
+        parts
+            .extensions
+            .get::<super::auth::Caller>()
+            .map(|c| Actor(c.name.to_string()))
+            .ok_or_else(|| {
+                ApiError::internal("a handler that records its actor ran unauthenticated")
+            })
     }
 }

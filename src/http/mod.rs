@@ -6,14 +6,18 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod auth;
 pub mod entities;
 pub mod error;
 pub mod extract;
 pub mod health;
 pub mod jobs;
+pub mod keys;
+pub mod limits;
 pub mod lists;
 pub mod matching;
 pub mod metrics;
+mod openapi;
 pub mod ownerships;
 pub mod policy;
 pub mod registry;
@@ -40,12 +44,9 @@ use error::ApiError;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "ownergraph", description = "Ownership-graph screening: does this entity's ownership chain reach a sanctions-listed owner or a restricted jurisdiction, and why?"),
-    tags((name = "entities"), (name = "ownerships"), (name = "lists"), (name = "imports"), (name = "policy"), (name = "screenings"), (name = "jobs"), (name = "alerts"), (name = "audit"), (name = "operations"))
+    tags((name = "entities"), (name = "ownerships"), (name = "lists"), (name = "imports"), (name = "policy"), (name = "screenings"), (name = "jobs"), (name = "alerts"), (name = "audit"), (name = "keys"), (name = "operations"))
 )]
 struct ApiDoc;
-
-/// How long a request may take before it is answered 503 (and its transaction rolled back).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long an import (or a check of the whole audit trail) may take: a registry file of
 /// millions of records takes many minutes.
@@ -57,6 +58,7 @@ fn timeout(limit: Duration) -> TimeoutLayer {
 
 /// The router with every route, and the OpenAPI description of them.
 pub fn router(state: AppState) -> Router {
+    let limits = state.gate.limits;
     let state_for_gate = state.clone();
     let counters = state.metrics.clone();
     let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -91,7 +93,9 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(alerts::get))
         .routes(routes!(alerts::decide))
         .routes(routes!(audit::list))
-        .layer(timeout(REQUEST_TIMEOUT))
+        .routes(routes!(keys::create, keys::list))
+        .routes(routes!(keys::revoke))
+        .layer(timeout(limits.request_timeout))
         // Checking the chain reads every entry: millions take longer than a request may.
         .merge(
             OpenApiRouter::new()
@@ -113,7 +117,7 @@ pub fn router(state: AppState) -> Router {
         )
         .with_state(state)
         .split_for_parts();
-    let spec = api.to_json().unwrap_or_default();
+    let spec = openapi::render(api);
     let router = router
         .route(
             "/openapi.json",
@@ -125,8 +129,9 @@ pub fn router(state: AppState) -> Router {
                 {"error": {"code": "method_not_allowed", "message": "this route does not take that method"}}
             )))
         })
+        .layer(axum::middleware::from_fn_with_state(state_for_gate.clone(), auth::authorize))
         .layer(axum::middleware::from_fn_with_state(state_for_gate, ready_gate))
-        .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(limits.body_bytes))
         .layer(CatchPanicLayer::custom(|_| ApiError::internal("a request handler panicked").into_response()))
         // Outside the panic catcher, so that a panic counts as the 500 it is answered with.
         .layer(axum::middleware::from_fn_with_state(counters, metrics::track));

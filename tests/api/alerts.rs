@@ -3,6 +3,7 @@ use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 
 use crate::harness::{TestApp, ofac_50};
+use ownergraph::domain::Role;
 
 /// x* → a 50 → b 50; x → e 30 (review band).
 async fn flagged() -> TestApp {
@@ -32,12 +33,14 @@ async fn alert_of(app: &TestApp, entity: &str) -> Value {
     alert
 }
 
+/// Decides an alert as an analyst whose key is named `actor`.
 async fn decide(app: &TestApp, id: &str, actor: &str, body: Value) -> (StatusCode, Value) {
+    let key = app.key_named(actor, Role::Analyst).await;
     let req = Request::builder()
         .method("POST")
         .uri(format!("/v1/alerts/{id}/decisions"))
         .header("content-type", "application/json")
-        .header("x-actor", actor)
+        .header("authorization", format!("Bearer {key}"))
         .body(Body::from(body.to_string()))
         .unwrap();
     app.raw(req).await

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use super::harness::{TestApp, ofac_50};
+use ownergraph::domain::Role;
 use ownergraph::testdata::read_shared;
 
 /// Every entry the listing returns for `query`, through all its pages.
@@ -47,12 +48,13 @@ async fn tamper(db: &PgPool, sql: &str) {
 #[tokio::test]
 async fn audit_records_who_changed_what_with_before_and_after() {
     let app = TestApp::new().await;
+    let alice = app.new_key("alice@compliance", Role::Operator).await;
     app.entities(&["acme"]).await;
     let req = Request::builder()
         .method("PATCH")
         .uri("/v1/entities/acme")
         .header("content-type", "application/json")
-        .header("x-actor", "alice@compliance")
+        .header("authorization", format!("Bearer {alice}"))
         .body(Body::from(
             json!({"name": "Acme Holdings", "jurisdiction": "KY"}).to_string(),
         ))
@@ -154,8 +156,9 @@ async fn audit_covers_policy_screenings_and_list_imports_and_verifies() {
     assert_eq!(report["broken"], Value::Null);
     assert_eq!(report["entries"], count);
     assert_eq!(report["head"], head);
-    // Two policies, the import's change and its record, an entity, a screening.
-    assert_eq!(count, 6);
+    // The harness's key, two policies, the import's change and its record, an entity, a
+    // screening.
+    assert_eq!(count, 7);
 }
 
 #[tokio::test]
@@ -192,7 +195,7 @@ async fn audit_verify_names_a_deleted_entry_as_missing() {
     let head = verify(&app).await["head"].as_str().unwrap().to_owned();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
-        format!("audit trail intact: 5 entries, head {head}")
+        format!("audit trail intact: 6 entries, head {head}")
     );
 
     tamper(&app.state.db, "DELETE FROM audit_log WHERE seq = 2").await;
@@ -201,15 +204,15 @@ async fn audit_verify_names_a_deleted_entry_as_missing() {
         report["broken"],
         json!({"seq": 2, "problem": "entry 2 is missing"})
     );
-    assert_eq!(report["entries"], 4);
+    assert_eq!(report["entries"], 5);
 
     // Cutting the tail is seen against the head, until the head is rewritten too.
     let app = TestApp::new().await;
     some_writes(&app).await;
-    tamper(&app.state.db, "DELETE FROM audit_log WHERE seq = 5").await;
+    tamper(&app.state.db, "DELETE FROM audit_log WHERE seq = 6").await;
     assert_eq!(
         verify(&app).await["broken"],
-        json!({"seq": 5, "problem": "head says 5 but the log ends at 4"})
+        json!({"seq": 6, "problem": "head says 6 but the log ends at 5"})
     );
 }
 
@@ -261,7 +264,8 @@ async fn audit_log_refuses_update_delete_and_truncate_even_for_a_superuser() {
     .fetch_one(db)
     .await
     .unwrap();
-    assert_eq!(seq, 6);
+    // Five writes after the key the harness made.
+    assert_eq!(seq, 7);
     assert_eq!(prev.len(), 32);
     assert_eq!(verify(&app).await["intact"], true);
 }
@@ -313,7 +317,7 @@ async fn audit_the_service_role_appends_through_every_path_but_cannot_change_the
     let state = ownergraph::app::AppState::start(pool.clone())
         .await
         .unwrap();
-    let service = TestApp::on(state);
+    let service = app.on(state);
 
     service.entities(&["svc-a", "svc-b"]).await;
     service.owns("svc-a", "svc-b", 75.0).await;
@@ -332,6 +336,7 @@ async fn audit_the_service_role_appends_through_every_path_but_cannot_change_the
     assert_eq!(
         actions,
         [
+            "key.create",
             "entity.create",
             "entity.create",
             "ownership.create",
@@ -395,10 +400,11 @@ async fn audit_a_rolled_back_write_leaves_no_entry_and_no_gap() {
         .iter()
         .map(|e| e["seq"].as_i64().unwrap())
         .collect();
-    assert_eq!(seqs, [1, 2]);
+    // The harness's key, then the two entities.
+    assert_eq!(seqs, [1, 2, 3]);
     let report = verify(&app).await;
     assert_eq!(report["intact"], true, "{report}");
-    assert_eq!(report["entries"], 2);
+    assert_eq!(report["entries"], 3);
 }
 
 fn database_url() -> String {
@@ -505,7 +511,7 @@ async fn audit_concurrent_writes_and_screenings_keep_one_unbroken_chain() {
     assert_eq!(listed, 6, "six screenings");
     assert_eq!(
         report["entries"],
-        7 + screened.len(),
+        8 + screened.len(),
         "one create, six more, and the screenings' entries"
     );
 }

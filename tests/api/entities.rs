@@ -1,6 +1,6 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::harness::TestApp;
 
@@ -121,6 +121,7 @@ async fn bad_input_is_rejected_with_the_field_at_fault() {
         }
     }
     let req = Request::post("/v1/entities")
+        .header("authorization", app.bearer())
         .body(Body::from("{\"name\": "))
         .unwrap();
     let (s, b) = app.raw(req).await;
@@ -130,7 +131,12 @@ async fn bad_input_is_rejected_with_the_field_at_fault() {
     );
     let big = format!("{{\"name\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
     let (s, b) = app
-        .raw(Request::post("/v1/entities").body(Body::from(big)).unwrap())
+        .raw(
+            Request::post("/v1/entities")
+                .header("authorization", app.bearer())
+                .body(Body::from(big))
+                .unwrap(),
+        )
         .await;
     assert_eq!(
         (s, b["error"]["code"].as_str()),
@@ -328,4 +334,40 @@ async fn operations_endpoints_answer() {
         (s, b["error"]["code"].as_str()),
         (StatusCode::NOT_FOUND, Some("not_found"))
     );
+}
+
+/// What the service answers matches what `/openapi.json` says it answers: the seeded policy
+/// (every rule kind, with its defaults filled in), an entity and a screening with reasons.
+#[tokio::test]
+async fn answers_match_their_schemas_in_the_openapi_document() {
+    let app = TestApp::seeded().await;
+    let (_, spec) = app.get("/openapi.json").await;
+    let check = |schema: &str, value: &Value| {
+        let root = json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$ref": format!("#/components/schemas/{schema}"),
+            "components": spec["components"],
+        });
+        let validator = jsonschema::validator_for(&root).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(value)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{schema}: {errors:?}\n{value}");
+    };
+    let (_, policy) = app.get("/v1/policy").await;
+    assert!(policy["rules"].as_array().unwrap().len() >= 3, "{policy}");
+    check("Policy", &policy);
+    let (_, entity) = app.get("/v1/entities/demo-lumenkraft-ie").await;
+    check("Entity", &entity);
+    let screening = app.screen("demo-lumenkraft-ie").await;
+    assert_eq!(screening["decision"], "block");
+    check("Screening", &screening);
+    // Two types share a name in the code (a list entry, an audit entry); each keeps its own.
+    let (_, lists) = app.get("/v1/lists").await;
+    let list = lists["items"][0]["id"].as_str().unwrap().to_owned();
+    let (_, entries) = app.get(&format!("/v1/lists/{list}/entries?limit=1")).await;
+    check("Entry", &entries["items"][0]);
+    let (_, trail) = app.get("/v1/audit?limit=5").await;
+    check("AuditPage", &trail);
 }

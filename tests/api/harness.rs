@@ -9,12 +9,17 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use ownergraph::app::AppState;
+use ownergraph::domain::{KeyName, NewKey, Role};
 
 use crate::database::TestDb;
 
 pub struct TestApp {
     pub router: Router,
     pub state: AppState,
+    /// An admin key named `tester`, which every helper sends.
+    pub key: String,
+    /// Keys made by [`TestApp::key_named`], by name.
+    named: std::sync::Mutex<std::collections::HashMap<String, String>>,
     /// The database, when this app made it; dropped with the app.
     _db: Option<TestDb>,
 }
@@ -37,22 +42,38 @@ impl TestApp {
                 .await
                 .unwrap();
         }
+        let key = store_key(&pool, "tester", Role::Admin).await;
         let state = AppState::start(pool).await.unwrap();
         TestApp {
             router: ownergraph::http::router(state.clone()),
             state,
+            key,
+            named: Default::default(),
             _db: Some(db),
         }
+    }
+
+    /// A fresh, empty, migrated database and a started service on it with `limits`.
+    pub async fn limited(limits: ownergraph::http::limits::Limits) -> TestApp {
+        let mut app = Self::build(false).await;
+        app.state = app.state.with_limits(limits);
+        app.router = ownergraph::http::router(app.state.clone());
+        app
     }
 
     /// A fresh database and a service on it that has not loaded the graph: it answers as
     /// one that is starting up, and runs no background task (no job runner).
     pub async fn unloaded() -> TestApp {
         let (db, pool) = Self::database().await;
+        let key = store_key(&pool, "tester", Role::Admin).await;
         let state = AppState::new(pool);
+        // Keys are read before the graph, so that metrics answer while it loads.
+        state.refresh_keys().await.unwrap();
         TestApp {
             router: ownergraph::http::router(state.clone()),
             state,
+            key,
+            named: Default::default(),
             _db: Some(db),
         }
     }
@@ -64,13 +85,40 @@ impl TestApp {
     }
 
     /// The router of a service started by the test itself (on another connection, say),
-    /// with the helpers; the database belongs to the `TestApp` that made it.
-    pub fn on(state: AppState) -> TestApp {
+    /// with the helpers and this app's key; the database belongs to this app.
+    pub fn on(&self, state: AppState) -> TestApp {
         TestApp {
             router: ownergraph::http::router(state.clone()),
             state,
+            key: self.key.clone(),
+            named: Default::default(),
             _db: None,
         }
+    }
+
+    /// A new key named `name` with `role`, known to the service at once.
+    pub async fn new_key(&self, name: &str, role: Role) -> String {
+        let key = store_key(&self.state.db, name, role).await;
+        self.state.refresh_keys().await.unwrap();
+        key
+    }
+
+    /// The key named `name`, made with `role` the first time it is asked for.
+    pub async fn key_named(&self, name: &str, role: Role) -> String {
+        if let Some(k) = self.named.lock().unwrap().get(name) {
+            return k.clone();
+        }
+        let key = self.new_key(name, role).await;
+        self.named
+            .lock()
+            .unwrap()
+            .insert(name.to_owned(), key.clone());
+        key
+    }
+
+    /// The `Authorization` header of this app's key.
+    pub fn bearer(&self) -> String {
+        format!("Bearer {}", self.key)
     }
 
     /// Screens `entity` on a second service started on the same database, as after a
@@ -81,7 +129,7 @@ impl TestApp {
             .method("POST")
             .uri("/v1/screenings")
             .header("content-type", "application/json")
-            .header("x-actor", "tester")
+            .header("authorization", self.bearer())
             .body(Body::from(json!({"entity": entity}).to_string()))
             .unwrap();
         let resp = ownergraph::http::router(state).oneshot(req).await.unwrap();
@@ -91,11 +139,22 @@ impl TestApp {
     }
 
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.call_with(&self.key, method, path, body).await
+    }
+
+    /// A request with another key.
+    pub async fn call_with(
+        &self,
+        key: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let req = Request::builder()
             .method(method)
             .uri(path)
             .header("content-type", "application/json")
-            .header("x-actor", "tester");
+            .header("authorization", format!("Bearer {key}"));
         let req = match body {
             Some(b) => req.body(Body::from(b.to_string())),
             None => req.body(Body::empty()),
@@ -123,7 +182,7 @@ impl TestApp {
             .method("POST")
             .uri(uri)
             .header("content-type", "application/octet-stream")
-            .header("x-actor", "tester")
+            .header("authorization", self.bearer())
             .body(Body::from(bytes))
             .unwrap();
         self.raw(req).await
@@ -151,7 +210,7 @@ impl TestApp {
                 "content-type",
                 format!("multipart/form-data; boundary={boundary}"),
             )
-            .header("x-actor", "tester")
+            .header("authorization", self.bearer())
             .body(Body::from(body))
             .unwrap();
         self.raw(req).await
@@ -274,4 +333,14 @@ pub fn reason<'a>(screening: &'a Value, rule: &str) -> Option<&'a Value> {
         .as_array()?
         .iter()
         .find(|r| r["rule"] == rule)
+}
+
+/// Stores a new key named `name` with `role` and returns its text.
+pub async fn store_key(db: &sqlx::PgPool, name: &str, role: Role) -> String {
+    let key = NewKey::generate();
+    let name = KeyName::try_from(name.to_owned()).unwrap();
+    ownergraph::db::keys::create(db, &name, role, None, &key, "test")
+        .await
+        .unwrap();
+    key.text
 }

@@ -1,5 +1,6 @@
 //! API tests: the real router against a real Postgres database, one database per test.
 
+mod access;
 mod alerts;
 mod audit;
 mod concurrency;
@@ -7,8 +8,11 @@ mod concurrency;
 mod database;
 mod entities;
 mod harness;
+mod hostile;
 mod imports;
 mod jobs;
+mod keys;
+mod limits;
 mod lists_policy;
 mod matching;
 mod operations;

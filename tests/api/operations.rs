@@ -12,7 +12,7 @@ use crate::harness::{TestApp, ofac_50};
 
 /// GETs `path` with an optional `x-request-id`; the answer's status, id and body.
 async fn get_with_id(app: &TestApp, path: &str, id: Option<&str>) -> (StatusCode, String, Value) {
-    let mut req = Request::get(path);
+    let mut req = Request::get(path).header("authorization", app.bearer());
     if let Some(id) = id {
         req = req.header("x-request-id", id);
     }
@@ -61,7 +61,12 @@ async fn scrape(app: &TestApp) -> String {
     let res = app
         .router
         .clone()
-        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get("/metrics")
+                .header("authorization", app.bearer())
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);

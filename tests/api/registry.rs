@@ -585,7 +585,7 @@ async fn a_registry_upload_is_read_as_it_streams_in() {
         .method("POST")
         .uri("/v1/imports?format=psc")
         .header("content-type", "application/octet-stream")
-        .header("x-actor", "tester")
+        .header("authorization", app.bearer())
         .body(body)
         .unwrap();
     let (s, summary) = app.raw(req).await;

@@ -2,6 +2,8 @@
 //! instances on one store.
 
 mod instances;
+mod keys;
+mod load;
 mod shutdown;
 #[path = "../support/mod.rs"]
 mod support;

@@ -52,6 +52,7 @@ impl Server {
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
             .env("RUST_LOG", "info,sqlx=warn,tower_http=debug")
+            .env("OWNERGRAPH_BOOTSTRAP_KEY", key())
             .env_remove("OWNERGRAPH_LOG_FORMAT")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -118,18 +119,25 @@ impl Server {
         TcpStream::connect(self.addr).await
     }
 
-    /// One request on a new connection, with `x-actor: tester`.
+    /// One request on a new connection, with the tests' admin key.
     pub async fn request(&self, method: &str, path: &str, body: Option<&Value>) -> Answer {
         let body = body.map(Value::to_string).unwrap_or_default();
-        let mut conn = self
-            .connect()
+        let raw = self
+            .send(method, path, body.as_bytes())
             .await
-            .expect("the service accepts connections");
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        parse_answer(&raw)
+    }
+
+    /// The same, as the raw answer or the error the connection met.
+    pub async fn send(&self, method: &str, path: &str, body: &[u8]) -> std::io::Result<Vec<u8>> {
+        let mut conn = self.connect().await?;
         conn.write_all(head(method, path, body.len(), &[]).as_bytes())
-            .await
-            .unwrap();
-        conn.write_all(body.as_bytes()).await.unwrap();
-        read_answer(&mut conn).await
+            .await?;
+        conn.write_all(body).await?;
+        let mut raw = Vec::new();
+        conn.read_to_end(&mut raw).await?;
+        Ok(raw)
     }
 
     /// Sends SIGTERM, as a process supervisor does to stop the service.
@@ -188,12 +196,22 @@ impl Drop for Server {
     }
 }
 
+/// The admin key every service these tests start is given (`OWNERGRAPH_BOOTSTRAP_KEY`), and
+/// every request sends: one per test process.
+pub fn key() -> &'static str {
+    static KEY: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| ownergraph::domain::NewKey::generate().text);
+    &KEY
+}
+
 /// The head of a request with a JSON body of `len` bytes, asking the service to close the
 /// connection after answering, with `extra` headers.
 pub fn head(method: &str, path: &str, len: usize, extra: &[(&str, &str)]) -> String {
     let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\nx-actor: tester\r\n\
-         content-type: application/json\r\ncontent-length: {len}\r\n"
+        "{method} {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\
+         authorization: Bearer {key}\r\n\
+         content-type: application/json\r\ncontent-length: {len}\r\n",
+        key = key()
     );
     for (name, value) in extra {
         head.push_str(&format!("{name}: {value}\r\n"));
@@ -205,11 +223,21 @@ pub fn head(method: &str, path: &str, len: usize, extra: &[(&str, &str)]) -> Str
 /// Reads an answer to the end of the connection.
 pub async fn read_answer(conn: &mut TcpStream) -> Answer {
     let mut raw = Vec::new();
-    conn.read_to_end(&mut raw).await.unwrap();
+    if let Err(e) = conn.read_to_end(&mut raw).await {
+        panic!(
+            "reading an answer: {e} after {:?}",
+            String::from_utf8_lossy(&raw)
+        );
+    }
+    parse_answer(&raw)
+}
+
+/// An answer read to the end of its connection.
+pub fn parse_answer(raw: &[u8]) -> Answer {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no answer head in {:?}", String::from_utf8_lossy(&raw)));
+        .unwrap_or_else(|| panic!("no answer head in {:?}", String::from_utf8_lossy(raw)));
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = head.lines();
     let status = lines
