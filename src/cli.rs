@@ -248,6 +248,11 @@ struct LimitArgs {
     /// worth); past it, 429 with Retry-After.
     #[arg(long, env = "OWNERGRAPH_KEY_RATE_LIMIT", default_value_t = http::limits::PER_KEY_PER_SECOND)]
     key_rate_limit: std::num::NonZeroU32,
+    /// Seconds a connection may take to send a request's headers, or stay idle between
+    /// requests, before it is closed.
+    #[arg(long, env = "OWNERGRAPH_HEADER_TIMEOUT", default_value_t = http::limits::HEADER_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout: u64,
 }
 
 impl LimitArgs {
@@ -257,6 +262,7 @@ impl LimitArgs {
             request_timeout: Duration::from_secs(self.request_timeout),
             max_in_flight: self.max_in_flight as usize,
             per_key_per_second: self.key_rate_limit,
+            header_timeout: Duration::from_secs(self.header_timeout),
         }
     }
 }
@@ -847,21 +853,6 @@ async fn run(cli: Cli, cluster: &mut Option<LocalCluster>) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Connections waiting to be accepted: a burst of thousands of clients at once waits here
-/// (the kernel caps it at `net.core.somaxconn`) instead of being refused or reset.
-const LISTEN_BACKLOG: u32 = 4096;
-
-fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(LISTEN_BACKLOG)
-}
-
 /// Serves until SIGTERM or Ctrl-C, then drains: the listener closes at once (new connections
 /// are refused), the requests in flight finish, and the process exits 0; a drain that takes
 /// longer than `drain` is cut short, with a log line, and the process exits 1.
@@ -880,15 +871,17 @@ async fn serve(
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let state = app::AppState::new(pool).with_limits(limits);
-    let listener = bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
+    let listener =
+        http::server::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "listening; loading the graph");
     let stopped = move || stopped(stop.clone());
-    let mut server = tokio::spawn(
-        axum::serve(listener, http::router(state.clone()))
-            .with_graceful_shutdown(stopped())
-            .into_future(),
-    );
+    let mut server = tokio::spawn(http::server::serve(
+        listener,
+        http::router(state.clone()),
+        limits.header_timeout,
+        stopped(),
+    ));
     let started = std::time::Instant::now();
     tokio::select! {
         loaded = state.load() => {
@@ -909,7 +902,7 @@ async fn serve(
     }
     tokio::select! {
         served = &mut server => {
-            served.context("the server task failed")??;
+            served.context("the server task failed")?;
             tracing::info!("stopped");
             Ok(())
         }

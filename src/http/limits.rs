@@ -1,5 +1,6 @@
 //! What keeps overload from queueing forever: a bound on requests in flight (past it, 503
-//! at once), a request rate per API key (past it, 429), a body size limit and a timeout.
+//! at once), a request rate per API key (past it, 429), a body size limit, a timeout, and a
+//! bound on how long a connection may take to send its headers (`server.rs`).
 //! Each answer past a limit says when to try again (`Retry-After`).
 //!
 //! The bounds are per instance: with several instances behind a load balancer, a key's rate
@@ -23,6 +24,9 @@ pub struct Limits {
     pub max_in_flight: usize,
     /// Requests a second one key may make, as a steady rate with a burst of one second's worth.
     pub per_key_per_second: NonZeroU32,
+    /// How long a connection may take to send a request's headers, or stay idle between
+    /// requests, before it is closed (`server.rs`).
+    pub header_timeout: Duration,
 }
 
 /// The defaults, which `ownergraph serve` shows in its help.
@@ -30,6 +34,7 @@ pub const BODY_BYTES: usize = 1024 * 1024;
 pub const REQUEST_TIMEOUT_SECS: u64 = 30;
 pub const MAX_IN_FLIGHT: u32 = 1024;
 pub const PER_KEY_PER_SECOND: NonZeroU32 = NonZeroU32::new(1000).unwrap();
+pub const HEADER_TIMEOUT_SECS: u64 = 10;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -38,6 +43,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(REQUEST_TIMEOUT_SECS),
             max_in_flight: MAX_IN_FLIGHT as usize,
             per_key_per_second: PER_KEY_PER_SECOND,
+            header_timeout: Duration::from_secs(HEADER_TIMEOUT_SECS),
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod ownerships;
 pub mod policy;
 pub mod registry;
 pub mod screenings;
+pub mod server;
 pub mod trace;
 mod upload;
 

@@ -1,11 +1,16 @@
 //! Thousands of requests at once on the real binary: each is answered, or shed at once with
 //! 503 and `Retry-After` when more are in flight than the service takes; every screening
-//! answered is stored; the service is healthy afterwards.
+//! answered is stored; the service is healthy afterwards. Clients that hold connections
+//! without finishing a request are cut off, and others are served meanwhile.
+
+use std::time::{Duration, Instant};
 
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use crate::support::database::TestDb;
-use crate::support::server::{Server, parse_answer};
+use crate::support::server::{Server, key, parse_answer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn thousands_of_concurrent_requests_are_answered_or_shed_and_answered_screenings_stored() {
@@ -114,4 +119,82 @@ async fn thousands_of_concurrent_requests_are_answered_or_shed_and_answered_scre
     assert_eq!(server.request("GET", "/readyz", None).await.status, 200);
     let a = server.request("GET", "/v1/audit/verify", None).await;
     assert_eq!(a.body["intact"], true, "{}", a.body);
+}
+
+/// Waits for the service to close `conn`, reading whatever it sends; how long that took.
+async fn closed_after(conn: &mut TcpStream, limit: Duration) -> Duration {
+    let started = Instant::now();
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(limit, conn.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => return started.elapsed(),
+            Ok(Ok(_)) => continue,
+            Err(_) => panic!("the connection was still open after {limit:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn connections_that_send_no_whole_request_are_closed_and_others_are_served() {
+    const SLOW: usize = 500;
+    let db = TestDb::create().await;
+    let server = Server::start(&db.url, &["--no-seed", "--header-timeout", "1"]).await;
+
+    // Slow clients: each sends part of a request head, then a byte every 200 ms, never the
+    // end of it, as a slowloris attack does.
+    let partial = format!(
+        "POST /v1/screenings HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {}\r\n",
+        key()
+    );
+    let mut slow = Vec::new();
+    for _ in 0..SLOW {
+        let mut conn = server.connect().await.unwrap();
+        conn.write_all(partial.as_bytes()).await.unwrap();
+        slow.push(conn);
+    }
+    let dribble = tokio::spawn(async move {
+        for _ in 0..15 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            for conn in &mut slow {
+                // Writes fail once the service has closed the connection.
+                let _ = conn.write_all(b"x").await;
+            }
+        }
+        slow
+    });
+
+    // Meanwhile, everyone else is served.
+    let started = Instant::now();
+    let a = server.request("GET", "/v1/entities", None).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let mut slow = dribble.await.unwrap();
+    for conn in &mut slow {
+        // Dribbling for 3 s did not keep any open past the 1 s bound.
+        closed_after(conn, Duration::from_millis(100)).await;
+    }
+
+    // A kept-alive connection that has answered a request is closed once idle that long.
+    let mut conn = server.connect().await.unwrap();
+    let get = format!(
+        "GET /healthz HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {}\r\n\r\n",
+        key()
+    );
+    conn.write_all(get.as_bytes()).await.unwrap();
+    let mut buf = [0u8; 1024];
+    let n = conn.read(&mut buf).await.unwrap();
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    let idle = closed_after(&mut conn, Duration::from_secs(5)).await;
+    assert!(idle >= Duration::from_millis(900), "closed after {idle:?}");
+
+    assert_eq!(server.request("GET", "/readyz", None).await.status, 200);
 }
