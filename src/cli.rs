@@ -874,7 +874,8 @@ async fn serve(
     let listener =
         http::server::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, "listening; loading the graph");
+    let open_files = http::server::raise_open_file_limit();
+    tracing::info!(%addr, open_files, "listening; loading the graph");
     let stopped = move || stopped(stop.clone());
     let mut server = tokio::spawn(http::server::serve(
         listener,

@@ -24,6 +24,21 @@ const LISTEN_BACKLOG: u32 = 4096;
 /// most often), so that the loop does not spin while connections close.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// Lets the process hold as many connections as the system allows it: raises the soft limit
+/// on open files to the hard one. The soft limit is often 1,024, which a burst of clients, or
+/// of slow ones, reaches long before the hard limit. Returns the limit in force.
+pub fn raise_open_file_limit() -> Option<u64> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.maximum.is_some() && limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, limit) {
+            tracing::warn!(error = %e, "cannot raise the limit on open files");
+        }
+    }
+    getrlimit(Resource::Nofile).current
+}
+
 pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()?
@@ -75,4 +90,22 @@ pub async fn serve(
     }
     drop(listener);
     connections.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+
+    #[test]
+    fn the_open_file_limit_is_raised_to_the_hard_limit() {
+        let start = getrlimit(Resource::Nofile);
+        let Some(hard) = start.maximum else {
+            return; // unlimited: nothing to raise to
+        };
+        let mut lowered = start;
+        lowered.current = Some(hard.min(256));
+        setrlimit(Resource::Nofile, lowered).unwrap();
+        assert_eq!(super::raise_open_file_limit(), Some(hard));
+        assert_eq!(getrlimit(Resource::Nofile).current, Some(hard));
+    }
 }

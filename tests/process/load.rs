@@ -138,7 +138,7 @@ async fn closed_after(conn: &mut TcpStream, limit: Duration) -> Duration {
 async fn connections_that_send_no_whole_request_are_closed_and_others_are_served() {
     const SLOW: usize = 500;
     let db = TestDb::create().await;
-    let server = Server::start(&db.url, &["--no-seed", "--header-timeout", "1"]).await;
+    let server = Server::start(&db.url, &["--no-seed", "--header-timeout", "3"]).await;
 
     // Slow clients: each sends part of a request head, then a byte every 200 ms, never the
     // end of it, as a slowloris attack does.
@@ -153,7 +153,7 @@ async fn connections_that_send_no_whole_request_are_closed_and_others_are_served
         slow.push(conn);
     }
     let dribble = tokio::spawn(async move {
-        for _ in 0..15 {
+        for _ in 0..25 {
             tokio::time::sleep(Duration::from_millis(200)).await;
             for conn in &mut slow {
                 // Writes fail once the service has closed the connection.
@@ -163,19 +163,19 @@ async fn connections_that_send_no_whole_request_are_closed_and_others_are_served
         slow
     });
 
-    // Meanwhile, everyone else is served.
+    // Meanwhile, before the bound cuts the slow clients off, everyone else is served.
     let started = Instant::now();
     let a = server.request("GET", "/v1/entities", None).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(
-        started.elapsed() < Duration::from_secs(1),
+        started.elapsed() < Duration::from_secs(2),
         "{:?}",
         started.elapsed()
     );
 
     let mut slow = dribble.await.unwrap();
     for conn in &mut slow {
-        // Dribbling for 3 s did not keep any open past the 1 s bound.
+        // Dribbling for 5 s did not keep any open past the 3 s bound.
         closed_after(conn, Duration::from_millis(100)).await;
     }
 
@@ -193,8 +193,8 @@ async fn connections_that_send_no_whole_request_are_closed_and_others_are_served
         "{:?}",
         String::from_utf8_lossy(&buf[..n])
     );
-    let idle = closed_after(&mut conn, Duration::from_secs(5)).await;
-    assert!(idle >= Duration::from_millis(900), "closed after {idle:?}");
+    let idle = closed_after(&mut conn, Duration::from_secs(10)).await;
+    assert!(idle >= Duration::from_millis(2900), "closed after {idle:?}");
 
     assert_eq!(server.request("GET", "/readyz", None).await.status, 200);
 }
