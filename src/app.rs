@@ -571,7 +571,7 @@ impl AppState {
     async fn record(
         &self,
         screening: Screening,
-        actor: String,
+        actor: Arc<str>,
         request: serde_json::Value,
     ) -> Result<(), ApiError> {
         let (tx, rx) = oneshot::channel();
@@ -597,7 +597,7 @@ impl AppState {
     /// answer, and returns it.
     pub async fn screen(
         &self,
-        actor: String,
+        actor: Arc<str>,
         req: ScreeningRequest,
     ) -> Result<Screening, ApiError> {
         let request_json = serde_json::to_value(&req).unwrap_or_default();

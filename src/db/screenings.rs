@@ -9,7 +9,7 @@ use crate::domain::Screening;
 /// One screening to store, with who asked and what they sent.
 pub struct Record {
     pub screening: Screening,
-    pub actor: String,
+    pub actor: std::sync::Arc<str>,
     pub request: serde_json::Value,
 }
 
@@ -36,7 +36,7 @@ pub async fn insert_batch(pool: &PgPool, batch: &[Record]) -> Result<(), DbError
         policy.push(s.policy_version);
         graph.push(s.graph_version);
         at.push(s.screened_at);
-        actor.push(r.actor.clone());
+        actor.push(&*r.actor);
         request.push(r.request.clone());
         response.push(serde_json::to_value(s).map_err(|e| DbError::Corrupt(e.to_string()))?);
     }

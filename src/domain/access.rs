@@ -147,7 +147,7 @@ impl NewKey {
         let mut bytes = [0u8; PREFIX_DIGITS / 2 + SECRET_BYTES];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
         let (p, s) = bytes.split_at(PREFIX_DIGITS / 2);
-        let prefix: String = p.iter().map(|b| format!("{b:02x}")).collect();
+        let prefix = super::hex(p);
         let secret = URL_SAFE_NO_PAD.encode(s);
         NewKey {
             text: format!("og_{prefix}_{secret}"),

@@ -88,7 +88,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 
 /// The acting caller: the name of the API key the request was authenticated with, which the
 /// audit trail records.
-pub struct Actor(pub String);
+pub struct Actor(pub std::sync::Arc<str>);
 
 impl<S: Send + Sync> FromRequestParts<S> for Actor {
     type Rejection = ApiError;
@@ -97,7 +97,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Actor {
         parts
             .extensions
             .get::<super::auth::Caller>()
-            .map(|c| Actor(c.name.to_string()))
+            .map(|c| Actor(c.name.clone()))
             .ok_or_else(|| {
                 ApiError::internal("a handler that records its actor ran unauthenticated")
             })
